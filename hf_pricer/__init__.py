@@ -1,0 +1,52 @@
+"""hf_pricer: multimodal product-price and product-attribute models for the Hugging Face ecosystem.
+
+Importing the package registers every model with the Auto classes (`AutoConfig`, `AutoModel`,
+`AutoFeatureExtractor`), so `AutoModel.from_pretrained(...)` loads hf_pricer checkpoints.
+"""
+
+from transformers import AutoConfig, AutoFeatureExtractor, AutoModel
+
+from .data import SkipReport, clean_items, generate_catalog, load_items, log_price_statistics
+from .metrics import EVALUATE_METRIC_PATH, compute_metrics, price_metrics, smape
+from .modeling_utils import PriceRegressionOutput, price_loss
+from .models import (
+    ResidualRegressorCollator,
+    ResidualRegressorConfig,
+    ResidualRegressorForPrice,
+    ResidualRegressorProcessor,
+)
+from .trainer import FreezeWarmupCallback, PricerTrainer, PricerTrainingArguments, module_parameter_groups
+
+__version__ = "0.1.0"
+
+AutoConfig.register(ResidualRegressorConfig.model_type, ResidualRegressorConfig)
+AutoModel.register(ResidualRegressorConfig, ResidualRegressorForPrice)
+AutoFeatureExtractor.register(ResidualRegressorConfig, ResidualRegressorProcessor)
+
+# Saved checkpoints carry their modeling code and an `auto_map`, so that
+# `AutoModel.from_pretrained(repo, trust_remote_code=True)` works where hf_pricer is not imported.
+ResidualRegressorConfig.register_for_auto_class()
+ResidualRegressorForPrice.register_for_auto_class("AutoModel")
+ResidualRegressorProcessor.register_for_auto_class("AutoFeatureExtractor")
+
+__all__ = [
+    "EVALUATE_METRIC_PATH",
+    "FreezeWarmupCallback",
+    "PriceRegressionOutput",
+    "PricerTrainer",
+    "PricerTrainingArguments",
+    "ResidualRegressorCollator",
+    "ResidualRegressorConfig",
+    "ResidualRegressorForPrice",
+    "ResidualRegressorProcessor",
+    "SkipReport",
+    "clean_items",
+    "compute_metrics",
+    "generate_catalog",
+    "load_items",
+    "log_price_statistics",
+    "module_parameter_groups",
+    "price_loss",
+    "price_metrics",
+    "smape",
+]

@@ -1,0 +1,250 @@
+"""Hub round trip: model cards whose `model-index` carries the price metrics, and pushing models and datasets.
+
+`Trainer.create_model_card` only records metrics it knows (accuracy, F1, …) in the model-index, so
+SMAPE and MAE would be lost; :func:`build_model_card` writes them with huggingface_hub's
+`ModelCardData`/`EvalResult`. :class:`hf_pricer.trainer.PricerTrainer` uses it for
+`trainer.push_to_hub()`, and :func:`push_model_to_hub` does the same for a model outside a Trainer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
+
+# Metrics written to the model-index, with their display names; values are read from `metrics`
+# with or without Trainer's `eval_`/`test_` prefix.
+CARD_METRICS = {
+    "smape": "SMAPE (%)",
+    "mae": "MAE ($)",
+    "rmsle": "RMSLE",
+    "r2": "R²",
+    "hit_rate": "Hit rate (%)",
+}
+PLOT_FILENAME = "price_predictions.png"
+
+_TEMPLATE = """---
+{{ card_data }}
+---
+
+# {{ model_name }}
+
+{{ description }}
+
+## Evaluation
+
+{{ results_table }}
+{% if plot_file %}
+![Predicted vs. true price]({{ plot_file }})
+{% endif %}
+## Usage
+
+```python
+import hf_pricer  # registers the model with the Auto classes
+from transformers import AutoModel
+
+model = AutoModel.from_pretrained("{{ repo_id }}")
+```
+
+Without hf_pricer imported, `AutoModel.from_pretrained("{{ repo_id }}", trust_remote_code=True)` loads the
+modeling code stored in this repository (it needs `pip install hf_pricer`).
+
+## Training configuration
+
+```json
+{{ training_config }}
+```
+
+## Model configuration
+
+```json
+{{ model_config }}
+```
+"""
+
+_TRAINING_KEYS = (
+    "learning_rate",
+    "module_learning_rates",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "num_train_epochs",
+    "max_steps",
+    "weight_decay",
+    "max_grad_norm",
+    "lr_scheduler_type",
+    "warmup_steps",
+    "optim",
+    "bf16",
+    "fp16",
+    "seed",
+)
+
+
+def _metric(metrics: Mapping[str, float], name: str):
+    for key in (name, f"eval_{name}", f"test_{name}"):
+        if key in metrics and metrics[key] is not None:
+            return float(metrics[key])
+    return None
+
+
+def latest_eval_metrics(log_history: Sequence[Mapping]) -> dict[str, float]:
+    """The most recent evaluation metrics in a Trainer's `state.log_history`."""
+    for entry in reversed(log_history):
+        if any(key.startswith("eval_") for key in entry):
+            return dict(entry)
+    return {}
+
+
+def save_price_plot(predictions, labels, path: str) -> str:
+    """Scatter plot of predicted vs. true prices on log-log axes, written to `path` (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    predictions = np.clip(np.asarray(predictions, dtype=float).reshape(-1), 0.01, None)
+    labels = np.clip(np.asarray(labels, dtype=float).reshape(-1), 0.01, None)
+    figure, axis = plt.subplots(figsize=(5, 5), dpi=100)
+    axis.scatter(labels, predictions, s=6, alpha=0.5)
+    low, high = min(labels.min(), predictions.min()), max(labels.max(), predictions.max())
+    axis.plot([low, high], [low, high], color="black", linewidth=1, label="perfect prediction")
+    axis.set(xscale="log", yscale="log", xlabel="true price ($)", ylabel="predicted price ($)")
+    axis.set_title(f"{len(labels)} items")
+    axis.legend(loc="upper left")
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+    return path
+
+
+def build_model_card(
+    model,
+    metrics: Mapping[str, float],
+    *,
+    repo_id: str,
+    dataset_id: str | None = None,
+    dataset_name: str | None = None,
+    split: str = "test",
+    training_args=None,
+    base_model: str | list[str] | None = None,
+    plot_file: str | None = None,
+    description: str | None = None,
+    tags: Sequence[str] = (),
+) -> ModelCard:
+    """A model card whose metadata `model-index` holds the price metrics found in `metrics`."""
+    dataset_id = dataset_id or "local"
+    dataset_name = dataset_name or dataset_id
+    eval_results = [
+        EvalResult(
+            task_type="tabular-regression",
+            task_name="Price prediction",
+            dataset_type=dataset_id,
+            dataset_name=dataset_name,
+            dataset_split=split,
+            metric_type=name,
+            metric_name=display,
+            metric_value=value,
+        )
+        for name, display in CARD_METRICS.items()
+        if (value := _metric(metrics, name)) is not None
+    ]
+    model_name = repo_id.split("/")[-1]
+    card_data = ModelCardData(
+        model_name=model_name,
+        library_name="transformers",
+        tags=["hf_pricer", "price-prediction", model.config.model_type, *tags],
+        datasets=[dataset_id] if dataset_id != "local" else None,
+        metrics=list(CARD_METRICS) if eval_results else None,
+        base_model=base_model,
+        eval_results=eval_results or None,
+    )
+    if eval_results:
+        rows = "\n".join(f"| {r.metric_name} | {r.metric_value:.4g} |" for r in eval_results)
+        results_table = f"On `{dataset_name}` ({split}):\n\n| metric | value |\n|---|---|\n{rows}"
+    else:
+        results_table = "Not evaluated."
+    training_config = {}
+    if training_args is not None:
+        training_config = {key: getattr(training_args, key) for key in _TRAINING_KEYS if hasattr(training_args, key)}
+    description = description or (
+        f"A `{type(model).__name__}` price model trained with [hf_pricer](https://github.com/hf-pricer/hf_pricer). "
+        "It predicts a product's price in US dollars."
+    )
+    return ModelCard.from_template(
+        card_data,
+        template_str=_TEMPLATE,
+        model_name=model_name,
+        repo_id=repo_id,
+        description=description,
+        results_table=results_table,
+        plot_file=plot_file,
+        training_config=json.dumps(training_config, indent=2, default=str),
+        model_config=model.config.to_json_string(use_diff=True).strip(),
+    )
+
+
+def push_model_to_hub(
+    model,
+    repo_id: str,
+    *,
+    processor=None,
+    metrics: Mapping[str, float] | None = None,
+    predictions=None,
+    labels=None,
+    dataset_id: str | None = None,
+    split: str = "test",
+    training_args=None,
+    private: bool = False,
+    token: str | None = None,
+    revision: str | None = None,
+    commit_message: str = "Upload price model with hf_pricer",
+):
+    """Push model weights (safetensors), processor and model card in one commit. Returns the `CommitInfo`.
+
+    If `predictions` and `labels` (prices) are given, the card gets a predicted-vs-true plot and, when
+    `metrics` is not given, metrics computed from them.
+    """
+    from .metrics import price_metrics
+
+    api = HfApi(token=token)
+    repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
+    if metrics is None and predictions is not None and labels is not None:
+        metrics = price_metrics(predictions, labels)
+    with tempfile.TemporaryDirectory() as folder:
+        model.save_pretrained(folder)
+        if processor is not None:
+            processor.save_pretrained(folder)
+        plot_file = None
+        if predictions is not None and labels is not None:
+            plot_file = os.path.basename(save_price_plot(predictions, labels, os.path.join(folder, PLOT_FILENAME)))
+        card = build_model_card(
+            model,
+            metrics or {},
+            repo_id=repo_id,
+            dataset_id=dataset_id,
+            split=split,
+            training_args=training_args,
+            plot_file=plot_file,
+        )
+        card.save(os.path.join(folder, "README.md"))
+        return api.upload_folder(
+            repo_id=repo_id, folder_path=folder, commit_message=commit_message, revision=revision
+        )
+
+
+def push_dataset_to_hub(dataset, repo_id: str, *, private: bool = False, token: str | None = None, **kwargs):
+    """Push a prepared item dataset (a `Dataset` or `DatasetDict` in the item schema) as parquet shards."""
+    from .data.schema import ITEM_COLUMNS
+
+    columns = dataset.column_names
+    columns = next(iter(columns.values())) if isinstance(columns, dict) else columns
+    missing = [name for name in ("title", "text", "price") if name not in columns]
+    if missing:
+        raise ValueError(
+            f"dataset is not in the item schema {ITEM_COLUMNS}: missing {missing}; load it with hf_pricer.load_items"
+        )
+    return dataset.push_to_hub(repo_id, private=private, token=token, **kwargs)

@@ -1,0 +1,86 @@
+"""Pieces every price model shares: its output type and its training losses.
+
+Price models predict ``log_price = log1p(price)``. Labels are prices in dollars. The losses are
+written once here and used both by a model's ``forward`` (when ``labels`` are passed) and by
+:class:`hf_pricer.trainer.PricerTrainer.compute_loss`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from transformers.utils import ModelOutput
+
+LOSS_TYPES = ("smape", "l1", "huber", "mse")
+SMAPE_EPS = 1e-8
+# exp(80) is still finite in float32; beyond that the SMAPE gradient is zero anyway.
+_MAX_LOG_PRICE = 80.0
+
+
+@dataclass
+class PriceRegressionOutput(ModelOutput):
+    """Output of the price models.
+
+    Args:
+        loss (`torch.FloatTensor` of shape `()`, *optional*, returned when `labels` are passed):
+            The configured price loss (see [`price_loss`]), averaged over the batch.
+        predictions (`torch.FloatTensor` of shape `(batch_size,)`):
+            Predicted prices in dollars, never below the model's `min_price`.
+        log_price (`torch.FloatTensor` of shape `(batch_size,)`):
+            Predicted `log1p(price)`; the losses are computed from it.
+    """
+
+    loss: torch.FloatTensor | None = None
+    predictions: torch.FloatTensor | None = None
+    log_price: torch.FloatTensor | None = None
+
+
+def check_loss_type(loss_type: str) -> str:
+    if loss_type not in LOSS_TYPES:
+        raise ValueError(f"`loss_type` must be one of {LOSS_TYPES}, got {loss_type!r}")
+    return loss_type
+
+
+def price_loss(
+    log_price: torch.Tensor,
+    labels: torch.Tensor,
+    loss_type: str = "smape",
+    log_price_mean: float = 0.0,
+    log_price_std: float = 1.0,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    """Training loss of predicted ``log1p(price)`` against true prices (dollars).
+
+    - ``smape``: seed 000's differentiable SMAPE, in price space, as a fraction (0–2);
+    - ``l1``: mean absolute error of the standardized log price (seed 002);
+    - ``huber``: Huber loss (δ = 1) of the standardized log price;
+    - ``mse``: squared error of the standardized log price.
+
+    ``reduction="sum"`` lets the caller divide by the number of items of a whole accumulated batch.
+    The loss is computed in float32 whatever the autocast dtype.
+    """
+    log_price = log_price.float().reshape(-1)
+    labels = labels.to(log_price.device, torch.float32).reshape(-1)
+    if log_price.shape != labels.shape:
+        raise ValueError(f"`labels` has {labels.numel()} values for {log_price.numel()} predictions")
+    if loss_type == "smape":
+        predicted = torch.expm1(log_price.clamp(max=_MAX_LOG_PRICE))
+        per_item = (predicted - labels).abs() / ((labels.abs() + predicted.abs()) / 2 + SMAPE_EPS)
+    else:
+        predicted_z = (log_price - log_price_mean) / log_price_std
+        true_z = (torch.log1p(labels) - log_price_mean) / log_price_std
+        if loss_type == "l1":
+            per_item = (predicted_z - true_z).abs()
+        elif loss_type == "huber":
+            per_item = F.huber_loss(predicted_z, true_z, reduction="none", delta=1.0)
+        elif loss_type == "mse":
+            per_item = (predicted_z - true_z) ** 2
+        else:
+            check_loss_type(loss_type)
+    if reduction == "sum":
+        return per_item.sum()
+    if reduction == "mean":
+        return per_item.mean()
+    raise ValueError(f"`reduction` must be 'mean' or 'sum', got {reduction!r}")

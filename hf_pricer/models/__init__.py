@@ -1,0 +1,7 @@
+from .residual import (
+    ResidualRegressorCollator,
+    ResidualRegressorConfig,
+    ResidualRegressorForPrice,
+    ResidualRegressorPreTrainedModel,
+    ResidualRegressorProcessor,
+)

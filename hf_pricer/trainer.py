@@ -1,0 +1,233 @@
+"""`PricerTrainer`: the one Trainer of hf_pricer, and the callbacks its models share.
+
+What it adds to `transformers.Trainer`:
+
+- **Price losses in `compute_loss`.** The model returns `log_price`; the loss named by the model's
+  `config.loss_type` (SMAPE, L1/Huber/MSE on the standardized log price, see
+  :func:`hf_pricer.modeling_utils.price_loss`) is computed here. It is summed over the micro-batch and
+  divided by the number of labelled items in the *whole* accumulated (and, across processes,
+  gathered) batch, so gradient accumulation 4 × 8 gives exactly the gradient of one batch of 32,
+  also when the last micro-batch is short.
+- **Per-module learning rates** (`module_learning_rates={"image_encoder": 1e-4, ...}`), every other
+  parameter at `learning_rate`. Frozen parameters stay in the optimizer so they can be unfrozen later.
+- **`FreezeWarmupCallback`**: modules frozen until a given epoch (seed 000 trains only the fusion
+  head for 4 epochs, then everything).
+- `remove_unused_columns=False` by default: the collators build model inputs from raw item columns.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import torch
+from transformers import Trainer, TrainerCallback, TrainingArguments
+
+from .modeling_utils import price_loss
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PricerTrainingArguments(TrainingArguments):
+    """`TrainingArguments` with hf_pricer's defaults and per-module learning rates."""
+
+    remove_unused_columns: bool = field(
+        default=False,
+        metadata={"help": "hf_pricer collators read raw item columns (text, image), so keep them."},
+    )
+    module_learning_rates: dict | str | None = field(
+        default=None,
+        metadata={
+            "help": "Learning rate per parameter-name prefix, e.g. '{\"image_encoder\": 1e-4, \"text_encoder\": 2e-5}'. "
+            "Parameters matching no prefix use `learning_rate`."
+        },
+    )
+
+    def __post_init__(self):
+        if isinstance(self.module_learning_rates, str):
+            try:
+                self.module_learning_rates = json.loads(self.module_learning_rates)
+            except json.JSONDecodeError as error:
+                raise ValueError(
+                    f"`module_learning_rates` must be a JSON object of prefix → learning rate, got "
+                    f"{self.module_learning_rates!r}"
+                ) from error
+        for prefix, lr in (self.module_learning_rates or {}).items():
+            if not isinstance(lr, (int, float)) or lr < 0:
+                raise ValueError(f"`module_learning_rates[{prefix!r}]` must be a non-negative number, got {lr!r}")
+        super().__post_init__()
+
+
+def _matches(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def module_parameter_groups(
+    model: torch.nn.Module,
+    learning_rate: float,
+    weight_decay: float,
+    module_learning_rates: Mapping[str, float] | None = None,
+    decay_parameter_names: set[str] | None = None,
+) -> list[dict]:
+    """Optimizer parameter groups: one learning rate per module prefix, weight decay only where it belongs.
+
+    Every parameter is included, trainable or not, so that a module unfrozen later is already being
+    optimised. The longest matching prefix wins; a prefix that matches no parameter is an error.
+    """
+    module_learning_rates = dict(module_learning_rates or {})
+    names = [name for name, _ in model.named_parameters()]
+    for prefix in module_learning_rates:
+        if not any(_matches(name, prefix) for name in names):
+            raise ValueError(
+                f"`module_learning_rates` prefix {prefix!r} matches no parameter of {type(model).__name__}; "
+                f"top-level modules are {sorted({name.split('.')[0] for name in names})}"
+            )
+    prefixes = sorted(module_learning_rates, key=len, reverse=True)
+    groups: dict[tuple, dict] = {}
+    for name, param in model.named_parameters():
+        prefix = next((p for p in prefixes if _matches(name, p)), None)
+        lr = module_learning_rates.get(prefix, learning_rate)
+        decay = weight_decay if decay_parameter_names is None or name in decay_parameter_names else 0.0
+        group = groups.setdefault((prefix, decay), {"params": [], "lr": lr, "weight_decay": decay, "module": prefix})
+        group["params"].append(param)
+    return list(groups.values())
+
+
+class PricerTrainer(Trainer):
+    """`Trainer` for hf_pricer models; see the module docstring for what it adds."""
+
+    # `compute_loss` normalises by the item count of the whole accumulated batch itself.
+    loss_is_scaled_for_ga = True
+
+    def get_batch_samples(self, epoch_iterator, num_batches, device):
+        batch_samples = []
+        for _ in range(num_batches):
+            try:
+                batch_samples.append(next(epoch_iterator))
+            except StopIteration:
+                break
+        num_items = None
+        if batch_samples and all("labels" in batch for batch in batch_samples):
+            num_items = torch.tensor(sum(batch["labels"].numel() for batch in batch_samples), device=device)
+            if self.args.world_size > 1:
+                num_items = self.accelerator.gather(num_items).sum()
+        return batch_samples, num_items
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        labels = inputs.pop("labels", None)
+        outputs = model(**inputs)
+        if labels is None:
+            if model.training:
+                raise ValueError("PricerTrainer needs `labels` (prices) in every training batch")
+            return (None, outputs) if return_outputs else None
+        config = self.accelerator.unwrap_model(model).config
+        mean = getattr(config, "log_price_mean", 0.0)
+        std = getattr(config, "log_price_std", 1.0)
+        if num_items_in_batch is None:
+            loss = price_loss(outputs.log_price, labels, config.loss_type, mean, std, reduction="mean")
+        else:
+            loss = price_loss(outputs.log_price, labels, config.loss_type, mean, std, reduction="sum")
+            loss = loss / num_items_in_batch.to(loss.device)
+            if self.args.world_size > 1:
+                # DDP averages gradients over processes; the count above is already the global one.
+                loss = loss * self.args.world_size
+        outputs["loss"] = loss
+        return (loss, outputs) if return_outputs else loss
+
+    def create_optimizer(self, model=None):
+        opt_model = self.model if model is None else model
+        if self.optimizer is None:
+            optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
+            groups = module_parameter_groups(
+                opt_model,
+                learning_rate=self.args.learning_rate,
+                weight_decay=self.args.weight_decay,
+                module_learning_rates=getattr(self.args, "module_learning_rates", None),
+                decay_parameter_names=set(self.get_decay_parameter_names(opt_model)),
+            )
+            for group in groups:
+                if group["module"] is not None:
+                    logger.info("learning rate %g for %s (%d tensors)", group["lr"], group["module"], len(group["params"]))
+            self.optimizer = optimizer_cls(groups, **optimizer_kwargs)
+        return self.optimizer
+
+    def create_model_card(self, model_name=None, dataset=None, tags=None, **kwargs):
+        """Write `README.md` to `output_dir` with the price metrics in the model-index (see `hf_pricer.hub`)."""
+        if not self.is_world_process_zero():
+            return
+        from .hub import PLOT_FILENAME, build_model_card, latest_eval_metrics
+
+        repo_id = self.hub_model_id or model_name or os.path.basename(os.path.abspath(self.args.output_dir))
+        has_plot = os.path.isfile(os.path.join(self.args.output_dir, PLOT_FILENAME))
+        card = build_model_card(
+            self.accelerator.unwrap_model(self.model),
+            latest_eval_metrics(self.state.log_history),
+            repo_id=repo_id,
+            dataset_id=dataset if isinstance(dataset, str) else None,
+            training_args=self.args,
+            plot_file=PLOT_FILENAME if has_plot else None,
+            tags=[tags] if isinstance(tags, str) else (tags or ()),
+        )
+        card.save(os.path.join(self.args.output_dir, "README.md"))
+
+
+class FreezeWarmupCallback(TrainerCallback):
+    """Keeps modules frozen until a given epoch, then makes them trainable.
+
+    Args:
+        schedule (`Mapping[str, float]`): parameter-name prefix → epoch from which it trains,
+            e.g. `{"image_encoder": 4, "text_encoder": 4}` (seed 000: encoders frozen for epochs 0–3).
+
+    Use it with [`PricerTrainer`], whose optimizer holds frozen parameters too. Freezing happens at
+    `on_train_begin`, after the model is wrapped for distributed training, so DDP still tracks the
+    frozen parameters (it needs `ddp_find_unused_parameters`, the Trainer's default for
+    `PreTrainedModel`s) and they train normally once unfrozen.
+    """
+
+    def __init__(self, schedule: Mapping[str, float]):
+        if not schedule:
+            raise ValueError("FreezeWarmupCallback needs at least one module prefix to freeze")
+        for prefix, epoch in schedule.items():
+            if not isinstance(epoch, (int, float)) or epoch < 0:
+                raise ValueError(f"unfreeze epoch for {prefix!r} must be a non-negative number, got {epoch!r}")
+        self.schedule = dict(schedule)
+        self.frozen: set[str] = set()
+
+    @classmethod
+    def for_modules(cls, modules, epochs: float) -> "FreezeWarmupCallback":
+        return cls({module: epochs for module in modules})
+
+    @staticmethod
+    def _set_trainable(model, prefix: str, trainable: bool) -> int:
+        params = [p for name, p in model.named_parameters() if _matches(name, prefix)]
+        if not params:
+            raise ValueError(f"FreezeWarmupCallback: prefix {prefix!r} matches no parameter of the model")
+        for param in params:
+            param.requires_grad_(trainable)
+        return len(params)
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        epoch = state.epoch or 0.0
+        for prefix, unfreeze_at in self.schedule.items():
+            if epoch < unfreeze_at:
+                count = self._set_trainable(model, prefix, False)
+                self.frozen.add(prefix)
+                logger.info("froze %s (%d tensors) until epoch %g", prefix, count, unfreeze_at)
+
+    def on_epoch_begin(self, args, state, control, model=None, **kwargs):
+        epoch = round(state.epoch or 0.0, 6)
+        for prefix in sorted(self.frozen):
+            if epoch >= self.schedule[prefix]:
+                count = self._set_trainable(model, prefix, True)
+                self.frozen.discard(prefix)
+                logger.info("unfroze %s (%d tensors) at epoch %g", prefix, count, epoch)
+
+    def on_train_end(self, args, state, control, model=None, **kwargs):
+        # Leave no module frozen after training, e.g. if training stopped before the unfreeze epoch.
+        for prefix in sorted(self.frozen):
+            self._set_trainable(model, prefix, True)
+        self.frozen.clear()

@@ -1,0 +1,109 @@
+"""Train the residual price regressor (seed 002).
+
+    accelerate launch recipes/train_residual.py                        # small CPU preset, embedded catalog
+    python recipes/train_residual.py recipes/configs/residual_seed.yaml  # seed 002 on ed-donner/items_full
+    python recipes/train_residual.py --dataset items.jsonl --num_train_epochs 3 --output_dir out
+
+Flags override the values of a config file; see `--help` for every argument.
+"""
+
+import logging
+import os
+from dataclasses import dataclass, field
+
+import transformers
+from transformers import set_seed
+
+import hf_pricer
+from hf_pricer.cli import parse_recipe_args
+from hf_pricer.data import item_splits, load_items, log_price_statistics
+from hf_pricer.hub import PLOT_FILENAME, save_price_plot
+
+CPU_PRESET = os.path.join(os.path.dirname(__file__), "configs", "residual_cpu.yaml")
+logger = logging.getLogger("train_residual")
+
+
+@dataclass
+class ModelArguments:
+    model_name_or_path: str | None = field(default=None, metadata={"help": "Start from this checkpoint instead of scratch."})
+    num_features: int = 5000
+    num_layers: int = 10
+    hidden_size: int = 4096
+    dropout: float = 0.2
+    loss_type: str = field(default="l1", metadata={"help": "l1 | huber | mse | smape"})
+    sparse_input: bool = field(default=False, metadata={"help": "Feed hashed feature indices instead of dense vectors."})
+
+
+@dataclass
+class DataArguments:
+    dataset: str = field(default="catalog", metadata={"help": "'catalog', a local items file or a Hub dataset id."})
+    streaming: bool = False
+    text_fields: list[str] = field(default_factory=lambda: ["title", "text"])
+    catalog_size: int = 2000
+    test_size: float = 0.2
+    max_train_samples: int | None = None
+    max_eval_samples: int | None = None
+
+
+ARGUMENT_TYPES = (ModelArguments, DataArguments, hf_pricer.PricerTrainingArguments)
+
+
+def main(args=None):
+    model_args, data_args, training_args = parse_recipe_args(ARGUMENT_TYPES, CPU_PRESET, args)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    transformers.utils.logging.set_verbosity_info() if training_args.should_log else None
+    set_seed(training_args.seed)
+    if data_args.streaming and training_args.max_steps <= 0:
+        raise ValueError("a streamed dataset has no length: pass --max_steps")
+
+    items = load_items(data_args.dataset, streaming=data_args.streaming, test_size=data_args.test_size,
+                       catalog_size=data_args.catalog_size, seed=training_args.seed)
+    train_items, eval_items = item_splits(items)
+    if data_args.max_train_samples is not None:
+        train_items = train_items.take(data_args.max_train_samples)
+    if eval_items is not None and data_args.max_eval_samples is not None:
+        eval_items = eval_items.take(data_args.max_eval_samples)
+
+    processor = hf_pricer.ResidualRegressorProcessor(n_features=model_args.num_features, text_fields=data_args.text_fields)
+    if model_args.model_name_or_path:
+        model = hf_pricer.ResidualRegressorForPrice.from_pretrained(model_args.model_name_or_path)
+    else:
+        mean, std = log_price_statistics(train_items)
+        config = hf_pricer.ResidualRegressorConfig(
+            num_features=model_args.num_features,
+            num_layers=model_args.num_layers,
+            hidden_size=model_args.hidden_size,
+            dropout=model_args.dropout,
+            loss_type=model_args.loss_type,
+            log_price_mean=mean,
+            log_price_std=std,
+        )
+        model = hf_pricer.ResidualRegressorForPrice(config)
+    logger.info("%s with %s parameters", type(model).__name__, f"{model.num_parameters():,}")
+
+    trainer = hf_pricer.PricerTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=train_items,
+        eval_dataset=eval_items,
+        data_collator=hf_pricer.ResidualRegressorCollator(processor, sparse=model_args.sparse_input),
+        processing_class=processor,
+        compute_metrics=hf_pricer.compute_metrics,
+    )
+    trainer.train()
+    trainer.save_model()
+    if eval_items is not None:
+        output = trainer.predict(eval_items, metric_key_prefix="eval")
+        trainer.log_metrics("eval", output.metrics)
+        trainer.save_metrics("eval", output.metrics)
+        trainer.state.log_history.append(output.metrics)
+        if trainer.is_world_process_zero():
+            save_price_plot(output.predictions[0], output.label_ids, os.path.join(training_args.output_dir, PLOT_FILENAME))
+    trainer.create_model_card(dataset=data_args.dataset)
+    if training_args.push_to_hub:
+        trainer.push_to_hub(dataset=data_args.dataset)
+    return trainer
+
+
+if __name__ == "__main__":
+    main()

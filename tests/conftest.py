@@ -1,0 +1,44 @@
+"""Test-session setup.
+
+The Hugging Face libraries read ``HF_ENDPOINT``/``HF_HOME`` once, at import time, so they are
+pointed here at a Hub-protocol server on 127.0.0.1 (``tests/hub_server.py``) and a throw-away
+cache *before* anything imports them. No test reaches the network.
+"""
+
+import os
+import socket
+import tempfile
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+HUB_PORT = _free_port()
+HUB_ENDPOINT = f"http://127.0.0.1:{HUB_PORT}"
+_HF_HOME = tempfile.mkdtemp(prefix="hf_pricer_tests_home_")
+
+os.environ["HF_ENDPOINT"] = HUB_ENDPOINT
+os.environ["HF_HOME"] = _HF_HOME
+os.environ["HF_HUB_DISABLE_XET"] = "1"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+os.environ["HF_TOKEN"] = "hf_test_token"
+os.environ.pop("HF_HUB_OFFLINE", None)
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("WANDB_DISABLED", "true")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def hub_server():
+    """A running Hub-protocol server; ``HF_ENDPOINT`` already points at it."""
+    from tests.hub_server import HubServer
+
+    server = HubServer(port=HUB_PORT, storage_dir=tempfile.mkdtemp(prefix="hf_pricer_hub_"))
+    server.start()
+    yield server
+    server.stop()

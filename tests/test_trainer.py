@@ -1,0 +1,203 @@
+import logging
+
+import pytest
+import torch
+from datasets import Dataset
+from huggingface_hub import ModelCard
+from transformers import TrainerCallback
+
+from hf_pricer import (
+    FreezeWarmupCallback,
+    PricerTrainer,
+    PricerTrainingArguments,
+    ResidualRegressorCollator,
+    ResidualRegressorConfig,
+    ResidualRegressorForPrice,
+    ResidualRegressorProcessor,
+    compute_metrics,
+    load_items,
+)
+
+WORDS = "steel oak plastic premium budget kettle frame drill battery bottle jar gold matte large small".split()
+
+
+def items(n, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    rows = []
+    for i in range(n):
+        picks = torch.randint(len(WORDS), (4,), generator=generator).tolist()
+        rows.append({"title": f"item {i}", "text": " ".join(WORDS[p] for p in picks), "price": float(5 + 7 * (i % 9))})
+    return Dataset.from_list(rows)
+
+
+def model(loss_type="l1", seed=0):
+    torch.manual_seed(seed)
+    config = ResidualRegressorConfig(
+        num_features=64, num_layers=4, hidden_size=16, dropout=0.0, loss_type=loss_type, log_price_mean=3.0
+    )
+    return ResidualRegressorForPrice(config)
+
+
+def trainer_for(tmp_path, dataset, train_model=None, callbacks=None, **args):
+    defaults = dict(
+        output_dir=str(tmp_path),
+        use_cpu=True,
+        report_to="none",
+        save_strategy="no",
+        per_device_train_batch_size=8,
+        learning_rate=0.1,
+        optim="sgd",
+        lr_scheduler_type="constant",
+        max_grad_norm=0.0,
+        weight_decay=0.0,
+        seed=0,
+        disable_tqdm=True,
+    )
+    defaults.update(args)
+    return PricerTrainer(
+        model=train_model if train_model is not None else model(),
+        args=PricerTrainingArguments(**defaults),
+        train_dataset=dataset,
+        data_collator=ResidualRegressorCollator(ResidualRegressorProcessor(n_features=64)),
+        callbacks=callbacks,
+    )
+
+
+def one_step_params(tmp_path, dataset, loss_type, batch_size, accumulation):
+    trainer = trainer_for(
+        tmp_path,
+        dataset,
+        train_model=model(loss_type),
+        max_steps=1,
+        per_device_train_batch_size=batch_size,
+        gradient_accumulation_steps=accumulation,
+    )
+    trainer.train()
+    return {name: p.detach().clone() for name, p in trainer.model.named_parameters()}
+
+
+@pytest.mark.parametrize("loss_type", ["l1", "smape"])
+@pytest.mark.parametrize("num_items", [32, 30])  # 30: the last micro-batch holds 6 items, not 8
+def test_gradient_accumulation_equals_one_big_batch(tmp_path, loss_type, num_items):
+    dataset = items(num_items)
+    accumulated = one_step_params(tmp_path / "ga", dataset, loss_type, batch_size=8, accumulation=4)
+    single = one_step_params(tmp_path / "big", dataset, loss_type, batch_size=num_items, accumulation=1)
+    initial = dict(model(loss_type).named_parameters())
+    assert not torch.equal(single["output_layer.weight"], initial["output_layer.weight"])
+    for name in single:
+        torch.testing.assert_close(accumulated[name], single[name], rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_logged_training_loss_is_the_batch_loss(tmp_path):
+    dataset = items(32)
+    trainer = trainer_for(tmp_path, dataset, max_steps=1, gradient_accumulation_steps=4, logging_steps=1)
+    expected = model()(**ResidualRegressorCollator(ResidualRegressorProcessor(n_features=64))(list(dataset))).loss
+    trainer.train()
+    assert trainer.state.log_history[0]["loss"] == pytest.approx(expected.item(), rel=1e-4)
+
+
+def test_module_learning_rates_and_weight_decay_groups(tmp_path):
+    trainer = trainer_for(
+        tmp_path,
+        items(8),
+        learning_rate=1e-3,
+        weight_decay=0.01,
+        module_learning_rates='{"blocks": 1e-4, "blocks.0": 5e-5}',
+    )
+    optimizer = trainer.create_optimizer()
+    lr_of = {}
+    decay_of = {}
+    names = {id(p): n for n, p in trainer.model.named_parameters()}
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            lr_of[names[id(param)]] = group["lr"]
+            decay_of[names[id(param)]] = group["weight_decay"]
+    assert len(lr_of) == len(names)  # every parameter, frozen or not
+    assert lr_of["blocks.0.block.0.weight"] == 5e-5  # longest prefix wins
+    assert lr_of["blocks.1.block.0.weight"] == 1e-4
+    assert lr_of["output_layer.weight"] == 1e-3
+    assert decay_of["output_layer.weight"] == 0.01
+    assert decay_of["output_layer.bias"] == 0.0 and decay_of["input_norm.weight"] == 0.0
+
+
+def test_unknown_module_prefix_is_an_error(tmp_path):
+    trainer = trainer_for(tmp_path, items(8), module_learning_rates={"image_encoder": 1e-4})
+    with pytest.raises(ValueError, match="image_encoder"):
+        trainer.create_optimizer()
+
+
+def test_bad_module_learning_rates_string(tmp_path):
+    with pytest.raises(ValueError, match="module_learning_rates"):
+        PricerTrainingArguments(output_dir=str(tmp_path), module_learning_rates="{image: fast}")
+
+
+class Snapshots(TrainerCallback):
+    def __init__(self):
+        self.at_epoch_end = []
+        self.trainable = []
+
+    def on_epoch_end(self, args, state, control, model=None, **kwargs):
+        self.at_epoch_end.append({n: p.detach().clone() for n, p in model.named_parameters()})
+        self.trainable.append(model.input_projection.weight.requires_grad)
+
+
+def test_freeze_warmup_keeps_module_fixed_then_trains_it(tmp_path, caplog):
+    snapshots = Snapshots()
+    trainer = trainer_for(
+        tmp_path,
+        items(16),
+        num_train_epochs=3,
+        callbacks=[FreezeWarmupCallback({"input_projection": 2}), snapshots],
+    )
+    start = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
+    with caplog.at_level(logging.INFO, logger="hf_pricer.trainer"):
+        trainer.train()
+    first, second, third = snapshots.at_epoch_end
+    assert snapshots.trainable == [False, False, True]
+    assert torch.equal(second["input_projection.weight"], start["input_projection.weight"])
+    assert not torch.equal(first["output_layer.weight"], start["output_layer.weight"])
+    assert not torch.equal(third["input_projection.weight"], second["input_projection.weight"])
+    assert trainer.model.input_projection.weight.requires_grad
+    assert "unfroze input_projection" in caplog.text
+
+
+def test_freeze_warmup_validates_schedule(tmp_path):
+    with pytest.raises(ValueError, match="non-negative"):
+        FreezeWarmupCallback({"text_encoder": -1})
+    trainer = trainer_for(tmp_path, items(8), max_steps=1, callbacks=[FreezeWarmupCallback({"text_encoder": 1})])
+    with pytest.raises(ValueError, match="text_encoder"):
+        trainer.train()
+
+
+def test_streaming_dataset_trains_with_max_steps(tmp_path):
+    stream = load_items("catalog", split="train", streaming=True, catalog_size=64)
+    trainer = trainer_for(tmp_path, stream, max_steps=3)
+    trainer.train()
+    assert trainer.state.global_step == 3
+
+
+def test_evaluate_reports_price_metrics_and_card_has_model_index(tmp_path):
+    dataset = items(24)
+    trainer = PricerTrainer(
+        model=model(),
+        args=PricerTrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none", disable_tqdm=True),
+        eval_dataset=dataset,
+        data_collator=ResidualRegressorCollator(ResidualRegressorProcessor(n_features=64)),
+        compute_metrics=compute_metrics,
+    )
+    metrics = trainer.evaluate()
+    for key in ("eval_loss", "eval_smape", "eval_mae", "eval_rmsle", "eval_r2", "eval_hit_rate"):
+        assert key in metrics
+    trainer.create_model_card(dataset="tester/items")
+    card = ModelCard.load(tmp_path / "README.md")
+    results = {r.metric_type: r.metric_value for r in card.data.eval_results}
+    assert results["smape"] == pytest.approx(metrics["eval_smape"])
+    assert results["mae"] == pytest.approx(metrics["eval_mae"])
+    assert card.data.datasets == ["tester/items"]
+
+
+def test_training_batch_without_labels_is_an_error(tmp_path):
+    unlabelled = Dataset.from_list([{"title": "a", "text": "steel kettle"}] * 8)
+    trainer = trainer_for(tmp_path, unlabelled, max_steps=1)
+    with pytest.raises(ValueError, match="labels"):
+        trainer.train()
