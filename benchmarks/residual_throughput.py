@@ -43,6 +43,64 @@ DEFAULT_OUT = os.path.join(REPO_ROOT, "benchmarks", "results")
 
 
 # --------------------------------------------------------------------------------------------------
+# CPU contention monitoring and allocator settings
+# --------------------------------------------------------------------------------------------------
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_sample():
+    """(wall time, busy CPU seconds of the whole machine, CPU seconds of this process)."""
+    now = time.perf_counter()
+    try:
+        with open("/proc/stat") as handle:
+            fields = [int(v) for v in handle.readline().split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+        busy = (sum(fields[:8]) - idle) / CLOCK_TICKS
+        times = os.times()
+        return now, busy, times.user + times.system
+    except (OSError, ValueError, IndexError):
+        return now, float("nan"), float("nan")
+
+
+def foreign_cpu_share(first, last):
+    """Share of the machine's CPU time used by OTHER processes between two `cpu_sample()`s (0..1)."""
+    wall = last[0] - first[0]
+    if wall <= 0:
+        return float("nan")
+    return max(0.0, ((last[1] - first[1]) - (last[2] - first[2])) / (wall * (os.cpu_count() or 1)))
+
+
+def wait_for_quiet(threshold=0.10, max_wait=240.0, probe=2.0):
+    """Wait (up to `max_wait` s) until other processes use < `threshold` of the CPUs; returns the last share."""
+    deadline = time.perf_counter() + max_wait
+    while True:
+        first = cpu_sample()
+        time.sleep(probe)
+        share = foreign_cpu_share(first, cpu_sample())
+        if not share > threshold or time.perf_counter() > deadline:
+            return share
+        print(f"  machine busy ({100 * share:.0f}% of the CPUs used by other processes), waiting...", flush=True)
+
+
+def tune_malloc():
+    """glibc: serve large allocations from the (never trimmed) heap instead of fresh mmap'd pages.
+
+    PyTorch's CPU allocator uses malloc; by default glibc mmaps every block above its mmap threshold (at most
+    32 MiB) and unmaps it on free, so each step's weight gradients / autocast weight copies are new pages that
+    the kernel must fault in and zero. Returns the settings applied, or None where mallopt is unavailable.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        settings = {"M_MMAP_MAX": (-4, 0), "M_TRIM_THRESHOLD": (-1, 2**31 - 1), "M_TOP_PAD": (-2, 1 << 30)}
+        return {name: (value if libc.mallopt(code, value) == 1 else "rejected") for name, (code, value) in settings.items()}
+    except (OSError, AttributeError):
+        return None
+
+
+# --------------------------------------------------------------------------------------------------
 # (a) Seed 002's model and plain training loop, re-implemented as written in the seed
 # --------------------------------------------------------------------------------------------------
 class ResidualBlock(nn.Module):
@@ -86,7 +144,7 @@ class DeepNeuralNetwork(nn.Module):
         return self.output_layer(x)
 
 
-def run_seed_loop(X_train, y_train_norm, args, batch_size=64):
+def run_seed_loop(X_train, y_train_norm, args, steps, batch_size=64):
     """Seed 002's `DeepNeuralNetworkRunner.setup()` + `train()` inner loop, timed per optimizer step."""
     np.random.seed(42)
     torch.manual_seed(42)
@@ -102,7 +160,7 @@ def run_seed_loop(X_train, y_train_norm, args, batch_size=64):
     train_losses = []
     step = 0
     model.train()
-    while step < args.steps:
+    while step < steps:
         for batch_X, batch_y in train_loader:
             batch_X = batch_X.to(device)
             batch_y = batch_y.to(device)
@@ -114,8 +172,8 @@ def run_seed_loop(X_train, y_train_norm, args, batch_size=64):
             optimizer.step()
             train_losses.append(loss.item())
             step += 1
-            step_ends.append(time.perf_counter())
-            if step >= args.steps:
+            step_ends.append(cpu_sample())
+            if step >= steps:
                 break
         else:
             scheduler.step()  # the seed steps the scheduler once per epoch
@@ -127,16 +185,16 @@ def run_seed_loop(X_train, y_train_norm, args, batch_size=64):
 # (b) hf_pricer: ResidualRegressorForPrice through PricerTrainer
 # --------------------------------------------------------------------------------------------------
 class StepTimer(transformers.TrainerCallback):
-    """Wall-clock time at the end of every optimizer step (after step, scheduler and zero_grad)."""
+    """`cpu_sample()` at the end of every optimizer step (after step, scheduler and zero_grad)."""
 
     def __init__(self):
         self.step_ends = []
 
     def on_step_end(self, args, state, control, **kwargs):
-        self.step_ends.append(time.perf_counter())
+        self.step_ends.append(cpu_sample())
 
 
-def run_trainer(train_items, stats, variant, args, output_dir):
+def run_trainer(train_items, stats, variant, args, steps, output_dir):
     mean, std = stats
     torch.manual_seed(42)
     config = hf_pricer.ResidualRegressorConfig(
@@ -152,7 +210,7 @@ def run_trainer(train_items, stats, variant, args, output_dir):
     processor = hf_pricer.ResidualRegressorProcessor(n_features=args.num_features)
     training_args = hf_pricer.PricerTrainingArguments(
         output_dir=output_dir,
-        max_steps=args.steps,
+        max_steps=steps,
         per_device_train_batch_size=variant["batch"],
         learning_rate=1e-3,
         weight_decay=0.01,
@@ -222,17 +280,23 @@ def step_flops(batch, num_features, hidden, num_layers, input_width):
 
 # --------------------------------------------------------------------------------------------------
 VARIANTS = [
-    # name, label, batch, bf16, sparse, optim, compile
+    # Phase "default": the process as it starts (glibc's default malloc).
     dict(name="seed_loop", label="seed 002 plain loop (fp32 dense, torch AdamW defaults)", batch=64, bf16=False, sparse=False, optim="torch-default"),
     dict(name="trainer_fp32_dense", label="PricerTrainer fp32 dense, adamw_torch (same optimizer as seed)", batch=64, bf16=False, sparse=False, optim="adamw_torch"),
     dict(name="trainer_fp32_dense_fused", label="PricerTrainer fp32 dense, adamw_torch_fused (transformers default)", batch=64, bf16=False, sparse=False, optim="adamw_torch_fused"),
     dict(name="trainer_bf16_dense", label="PricerTrainer bf16 autocast dense, adamw_torch", batch=64, bf16=True, sparse=False, optim="adamw_torch"),
     dict(name="trainer_bf16_sparse", label="PricerTrainer bf16 autocast sparse input, adamw_torch", batch=64, bf16=True, sparse=True, optim="adamw_torch"),
-    dict(name="trainer_bf16_dense_fused", label="PricerTrainer bf16 autocast dense, adamw_torch_fused", batch=64, bf16=True, sparse=False, optim="adamw_torch_fused"),
     dict(name="trainer_bf16_sparse_fused", label="PricerTrainer bf16 autocast sparse input, adamw_torch_fused", batch=64, bf16=True, sparse=True, optim="adamw_torch_fused"),
-    dict(name="trainer_bf16_sparse_fused_compile", label="PricerTrainer bf16 sparse fused + torch_compile=True", batch=64, bf16=True, sparse=True, optim="adamw_torch_fused", compile=True),
     dict(name="trainer_bf16_sparse_fused_b256", label="PricerTrainer bf16 sparse fused, batch 256 (CHANGES training dynamics)", batch=256, bf16=True, sparse=True, optim="adamw_torch_fused"),
-    dict(name="trainer_fp32_dense_fused_b256", label="PricerTrainer fp32 dense fused, batch 256 (CHANGES training dynamics)", batch=256, bf16=False, sparse=False, optim="adamw_torch_fused"),
+    # Phase "malloc-tuned": after mallopt(M_MMAP_MAX=0, M_TRIM_THRESHOLD=2**31-1, M_TOP_PAD=1 GiB), so that
+    # large tensors (weight gradients, autocast weight copies) reuse heap memory instead of fresh mmap'd pages.
+    dict(name="tuned_seed_loop", label="seed 002 plain loop, malloc-tuned", batch=64, bf16=False, sparse=False, optim="torch-default", malloc="tuned"),
+    dict(name="tuned_trainer_fp32_dense_fused", label="PricerTrainer fp32 dense fused, malloc-tuned", batch=64, bf16=False, sparse=False, optim="adamw_torch_fused", malloc="tuned"),
+    dict(name="tuned_trainer_bf16_dense_fused", label="PricerTrainer bf16 dense fused, malloc-tuned", batch=64, bf16=True, sparse=False, optim="adamw_torch_fused", malloc="tuned"),
+    dict(name="tuned_trainer_bf16_sparse_fused", label="PricerTrainer bf16 sparse fused, malloc-tuned", batch=64, bf16=True, sparse=True, optim="adamw_torch_fused", malloc="tuned"),
+    dict(name="tuned_trainer_bf16_sparse_fused_compile", label="PricerTrainer bf16 sparse fused + torch_compile=True, malloc-tuned", batch=64, bf16=True, sparse=True, optim="adamw_torch_fused", malloc="tuned", compile=True, extra_warmup=3),
+    dict(name="tuned_trainer_bf16_sparse_fused_b256", label="PricerTrainer bf16 sparse fused, batch 256, malloc-tuned (CHANGES training dynamics)", batch=256, bf16=True, sparse=True, optim="adamw_torch_fused", malloc="tuned"),
+    dict(name="tuned_trainer_fp32_dense_fused_b256", label="PricerTrainer fp32 dense fused, batch 256, malloc-tuned (CHANGES training dynamics)", batch=256, bf16=False, sparse=False, optim="adamw_torch_fused", malloc="tuned"),
 ]
 
 
@@ -249,36 +313,39 @@ def load_texts_and_prices(data_path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=DEFAULT_DATA, help="items file (falls back to the synthetic catalog)")
-    parser.add_argument("--steps", type=int, default=14, help="optimizer steps per variant")
-    parser.add_argument("--warmup", type=int, default=2, help="steps excluded from timing (timing starts at the end of this step)")
+    parser.add_argument("--steps", type=int, default=12, help="timed optimizer steps per variant (after the warm-up)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed warm-up optimizer steps per variant")
     parser.add_argument("--hidden-size", type=int, default=4096)
     parser.add_argument("--num-layers", type=int, default=10)
     parser.add_argument("--num-features", type=int, default=5000)
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's default)")
     parser.add_argument("--variants", nargs="*", default=None, help=f"subset of {[v['name'] for v in VARIANTS]}")
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
-    parser.add_argument("--quick", action="store_true", help="smoke run: hidden 512, 5 steps, results to *_quick.*")
+    parser.add_argument("--no-tuned", action="store_true", help="skip the malloc-tuned phase")
+    parser.add_argument("--no-wait", action="store_true", help="do not wait for other processes to go quiet")
+    parser.add_argument("--quick", action="store_true", help="smoke run: hidden 512, 3 timed steps, results to *_quick.*")
     parser.add_argument("--out", default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     if args.quick:
-        args.hidden_size, args.steps, args.warmup = 512, 5, 2
-    if args.steps <= args.warmup:
-        parser.error("--steps must exceed --warmup")
+        args.hidden_size, args.steps, args.warmup = 512, 3, 2
+    if args.steps < 1 or args.warmup < 1:
+        parser.error("--steps and --warmup must be >= 1")
     if args.threads:
         torch.set_num_threads(args.threads)
     threads = torch.get_num_threads()
-    command = "python " + " ".join([os.path.relpath(sys.argv[0], REPO_ROOT) if os.path.isabs(sys.argv[0]) else sys.argv[0]] + sys.argv[1:])
+    script = os.path.relpath(os.path.abspath(sys.argv[0]), REPO_ROOT) if sys.argv and sys.argv[0] else "benchmarks/residual_throughput.py"
+    command = " ".join(["python", script] + sys.argv[1:])
     run_start = time.perf_counter()
     transformers.utils.logging.set_verbosity_error()
 
     variants = [v for v in VARIANTS if args.variants is None or v["name"] in args.variants]
     if args.no_compile:
         variants = [v for v in variants if not v.get("compile")]
+    if args.no_tuned:
+        variants = [v for v in variants if v.get("malloc", "default") == "default"]
+    variants.sort(key=lambda v: v.get("malloc", "default") == "tuned")  # default phase first: mallopt cannot be undone
 
     print(f"torch {torch.__version__}, transformers {transformers.__version__}, threads {threads}", flush=True)
-    peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
-    print(f"peak fp32 {peaks['fp32']['best_gflops']:.0f} GFLOP/s, bf16 {peaks['bf16']['best_gflops']:.0f} GFLOP/s", flush=True)
-
     items, source = load_texts_and_prices(args.data)
     processor = hf_pricer.ResidualRegressorProcessor(n_features=args.num_features)
     texts = [processor.item_text(item) for item in items]
@@ -289,70 +356,99 @@ def main(argv=None):
     y_mean, y_std = y_train_log.mean(), y_train_log.std()
     y_train_norm = (y_train_log - y_mean) / y_std
     stats = hf_pricer.log_price_statistics(items)
-    n_params = sum(p.numel() for p in hf_pricer.ResidualRegressorForPrice(
-        hf_pricer.ResidualRegressorConfig(num_features=args.num_features, num_layers=args.num_layers, hidden_size=args.hidden_size)
-    ).parameters())
-    gc.collect()
+    with torch.device("meta"):
+        n_params = sum(p.numel() for p in DeepNeuralNetwork(args.num_features, args.num_layers, args.hidden_size).parameters())
     print(f"data: {source}, {len(items)} items, mean non-zero features {nnz_mean:.1f}; model {n_params:,} params", flush=True)
 
+    peaks = {}
     results = []
-    seed_rate = None
+    malloc_phase = "default"
+    malloc_settings = None
     with tempfile.TemporaryDirectory() as tmp:
-        for variant in variants:
-            t0 = time.perf_counter()
-            error = None
-            info = {}
-            try:
-                if variant["name"] == "seed_loop":
-                    step_ends, losses = run_seed_loop(X_train, y_train_norm, args, batch_size=variant["batch"])
-                    info = {"optimizer": "AdamW", "optimizer_fused": None, "optimizer_foreach": None, "final_train_loss": losses[-1]}
-                else:
-                    step_ends, info = run_trainer(items, stats, variant, args, os.path.join(tmp, variant["name"]))
-            except Exception as exc:  # a variant that cannot run here (e.g. torch.compile without a compiler)
-                error = f"{type(exc).__name__}: {exc}"
-                step_ends = []
-            gc.collect()
-            wall = time.perf_counter() - t0
-            row = dict(variant)
-            row.update(info)
-            row["variant_wall_s"] = wall
-            row["threads_after"] = torch.get_num_threads()
-            if error or len(step_ends) < args.steps:
-                row["error"] = error or f"only {len(step_ends)} steps recorded"
-                print(f"{variant['name']}: FAILED {row['error'][:300]}", flush=True)
-                results.append(row)
+        for phase in ("default", "tuned"):
+            phase_variants = [v for v in variants if v.get("malloc", "default") == phase]
+            if not phase_variants:
                 continue
-            timed = np.diff(step_ends[args.warmup - 1 :]) if args.warmup > 0 else np.diff(step_ends)
-            window = step_ends[-1] - step_ends[args.warmup - 1]
-            timed_steps = args.steps - args.warmup
-            rate = variant["batch"] * timed_steps / window
-            width = nnz_mean if variant["sparse"] else args.num_features
-            flops = step_flops(variant["batch"], args.num_features, args.hidden_size, args.num_layers, width)
-            gflops = flops * timed_steps / window / 1e9
-            peak = peaks["bf16" if variant["bf16"] else "fp32"]["best_gflops"]
-            if variant["name"] == "seed_loop":
-                seed_rate = rate
-            row.update(
-                timed_steps=timed_steps,
-                timed_window_s=window,
-                step_time_median_s=float(np.median(timed)),
-                step_time_min_s=float(np.min(timed)),
-                step_time_max_s=float(np.max(timed)),
-                samples_per_s=rate,
-                flops_per_step=flops,
-                achieved_gflops=gflops,
-                peak_used="bf16" if variant["bf16"] else "fp32",
-                pct_of_peak=100 * gflops / peak,
-            )
-            results.append(row)
+            if phase == "tuned":
+                malloc_settings = tune_malloc()
+                if malloc_settings is None:
+                    print("mallopt unavailable: skipping the malloc-tuned phase", flush=True)
+                    break
+                print(f"malloc tuned: {malloc_settings}", flush=True)
+            malloc_phase = phase
+            if not args.no_wait:
+                wait_for_quiet()
+            first = cpu_sample()
+            peaks[phase] = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+            peaks[phase]["foreign_cpu_share"] = foreign_cpu_share(first, cpu_sample())
             print(
-                f"{variant['name']}: {rate:.1f} samples/s (median step {np.median(timed):.2f} s), {gflops:.0f} GFLOP/s "
-                f"= {100 * gflops / peak:.0f}% of {row['peak_used']} peak; variant wall {wall:.0f} s",
+                f"[{phase} malloc] peak fp32 {peaks[phase]['fp32']['best_gflops']:.0f} GFLOP/s, "
+                f"bf16 {peaks[phase]['bf16']['best_gflops']:.0f} GFLOP/s",
                 flush=True,
             )
+            for variant in phase_variants:
+                warmup = args.warmup + variant.get("extra_warmup", 0)
+                steps = warmup + args.steps
+                quiet = None if args.no_wait else wait_for_quiet()
+                t0 = time.perf_counter()
+                error = None
+                info = {}
+                try:
+                    if variant["optim"] == "torch-default":
+                        samples, losses = run_seed_loop(X_train, y_train_norm, args, steps, batch_size=variant["batch"])
+                        info = {"optimizer": "AdamW", "optimizer_fused": None, "optimizer_foreach": None, "final_train_loss": losses[-1]}
+                    else:
+                        samples, info = run_trainer(items, stats, variant, args, steps, os.path.join(tmp, variant["name"]))
+                except Exception as exc:  # a variant that cannot run here (e.g. torch.compile without a compiler)
+                    error = f"{type(exc).__name__}: {exc}"
+                    samples = []
+                gc.collect()
+                row = dict(variant, malloc=malloc_phase, warmup=warmup, steps_total=steps)
+                row.update(info)
+                row["variant_wall_s"] = time.perf_counter() - t0
+                row["foreign_cpu_share_before"] = quiet
+                if error or len(samples) < steps:
+                    row["error"] = error or f"only {len(samples)} of {steps} steps recorded"
+                    print(f"{variant['name']}: FAILED {row['error'][:300]}", flush=True)
+                    results.append(row)
+                    continue
+                window = samples[warmup - 1 :]
+                step_times = np.diff([sample[0] for sample in window])
+                elapsed = window[-1][0] - window[0][0]
+                rate = variant["batch"] * args.steps / elapsed
+                width = nnz_mean if variant["sparse"] else args.num_features
+                flops = step_flops(variant["batch"], args.num_features, args.hidden_size, args.num_layers, width)
+                gflops = flops * args.steps / elapsed / 1e9
+                peak_kind = "bf16" if variant["bf16"] else "fp32"
+                peak = max(p[peak_kind]["best_gflops"] for p in peaks.values())
+                row.update(
+                    timed_steps=args.steps,
+                    timed_window_s=elapsed,
+                    step_time_median_s=float(np.median(step_times)),
+                    step_time_min_s=float(np.min(step_times)),
+                    step_time_max_s=float(np.max(step_times)),
+                    foreign_cpu_share=foreign_cpu_share(window[0], window[-1]),
+                    samples_per_s=rate,
+                    flops_per_step=flops,
+                    achieved_gflops=gflops,
+                    peak_used=peak_kind,
+                    pct_of_peak=100 * gflops / peak,
+                )
+                results.append(row)
+                print(
+                    f"{variant['name']}: {rate:.1f} samples/s (median step {np.median(step_times):.2f} s), {gflops:.0f} GFLOP/s "
+                    f"= {100 * gflops / peak:.0f}% of {peak_kind} peak; other processes {100 * row['foreign_cpu_share']:.0f}% CPU; "
+                    f"variant wall {row['variant_wall_s']:.0f} s",
+                    flush=True,
+                )
+    seed_rates = {row["malloc"]: row["samples_per_s"] for row in results if row["optim"] == "torch-default" and "samples_per_s" in row}
     for row in results:
-        if seed_rate and "samples_per_s" in row:
-            row["ratio_vs_seed"] = row["samples_per_s"] / seed_rate
+        if "samples_per_s" not in row:
+            continue
+        if "default" in seed_rates:
+            row["ratio_vs_seed"] = row["samples_per_s"] / seed_rates["default"]
+        if row["malloc"] in seed_rates:
+            row["ratio_vs_seed_same_malloc"] = row["samples_per_s"] / seed_rates[row["malloc"]]
 
     total_runtime = time.perf_counter() - run_start
     meta = {
@@ -372,9 +468,10 @@ def main(argv=None):
         "num_layers": args.num_layers,
         "hidden_size": args.hidden_size,
         "num_parameters": n_params,
-        "steps": args.steps,
+        "timed_steps": args.steps,
         "warmup": args.warmup,
         "peaks": peaks,
+        "malloc_tuning": malloc_settings,
         "total_runtime_s": total_runtime,
     }
     os.makedirs(args.out, exist_ok=True)
@@ -401,6 +498,7 @@ def _cpu_name():
 
 def render_markdown(meta, results):
     m = meta
+    peaks = m["peaks"]
     lines = [
         "# Residual regressor: training throughput",
         "",
@@ -411,33 +509,44 @@ def render_markdown(meta, results):
         f"- data: `{m['data']}`, {m['num_items']} training items hashed to {m['num_features']} features "
         f"(mean {m['mean_nonzero_features']:.1f} non-zero per item)",
         f"- model: num_layers={m['num_layers']}, hidden_size={m['hidden_size']} ({m['num_parameters']:,} parameters), dropout 0.2",
-        f"- timing: {m['steps']} optimizer steps per variant, steps 1..{m['warmup']} are warm-up; samples/s = batch x "
-        f"{m['steps'] - m['warmup']} / wall time from the end of step {m['warmup']} to the end of step {m['steps']} "
-        "(includes per-step data loading/hashing, excludes setup)",
-        f"- peak matmul (4096x4096 @ 4096x4096, best of {m['peaks']['fp32']['reps']}): fp32 {m['peaks']['fp32']['best_gflops']:.0f} GFLOP/s, "
-        f"bf16 {m['peaks']['bf16']['best_gflops']:.0f} GFLOP/s (ratio {m['peaks']['bf16']['best_gflops'] / m['peaks']['fp32']['best_gflops']:.2f})",
+        f"- timing: per variant {m['warmup']} untimed warm-up optimizer steps, then {m['timed_steps']} timed steps; samples/s = "
+        f"batch x {m['timed_steps']} / wall time from the end of the last warm-up step to the end of the last step (includes "
+        "per-step data loading and, for PricerTrainer, hashing in the collator; excludes model construction and Trainer setup)",
+    ]
+    for phase, peak in peaks.items():
+        lines.append(
+            f"- peak matmul, {phase} malloc (4096x4096 @ 4096x4096, best of {peak['fp32']['reps']}): fp32 "
+            f"{peak['fp32']['best_gflops']:.0f} GFLOP/s, bf16 {peak['bf16']['best_gflops']:.0f} GFLOP/s "
+            f"(bf16/fp32 = {peak['bf16']['best_gflops'] / peak['fp32']['best_gflops']:.2f})"
+        )
+    if m.get("malloc_tuning"):
+        lines.append(f"- malloc-tuned rows: glibc `mallopt` {m['malloc_tuning']} applied in-process before them (see notes)")
+    lines += [
         "",
-        "| variant | batch | samples/s | vs seed loop | median step (s) | achieved GFLOP/s | % of peak |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| variant | malloc | batch | samples/s | vs seed loop | vs seed loop, same malloc | median step (s) | achieved GFLOP/s | % of peak | other procs CPU |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in results:
         if "error" in row:
-            lines.append(f"| {row['label']} | {row['batch']} | failed: {row['error'][:120]} | | | | |")
+            lines.append(f"| {row['label']} | {row['malloc']} | {row['batch']} | failed: {row['error'][:160]} | | | | | | |")
             continue
         ratio = f"{row['ratio_vs_seed']:.2f}x" if "ratio_vs_seed" in row else "n/a"
+        same = f"{row['ratio_vs_seed_same_malloc']:.2f}x" if "ratio_vs_seed_same_malloc" in row else "n/a"
         lines.append(
-            f"| {row['label']} | {row['batch']} | {row['samples_per_s']:.1f} | {ratio} | {row['step_time_median_s']:.2f} | "
-            f"{row['achieved_gflops']:.0f} | {row['pct_of_peak']:.0f}% ({row['peak_used']}) |"
+            f"| {row['label']} | {row['malloc']} | {row['batch']} | {row['samples_per_s']:.1f} | {ratio} | {same} | "
+            f"{row['step_time_median_s']:.2f} | {row['achieved_gflops']:.0f} | {row['pct_of_peak']:.0f}% ({row['peak_used']}) | "
+            f"{100 * row['foreign_cpu_share']:.0f}% |"
         )
     lines += [
         "",
-        "FLOPs per step follow 6 x batch x (input_width x hidden + 2 x (num_layers - 2) x hidden^2 + hidden), with "
+        "FLOPs per step: 6 x batch x (input_width x hidden + 2 x (num_layers - 2) x hidden^2 + hidden), with "
         "input_width = num_features for dense input and the mean non-zero feature count for sparse input "
         "(embedding_bag touches only those rows). The dense input layer really executes 4 x batch x num_features x "
-        "hidden (its input needs no gradient), so the dense rows overcount by 2 x batch x num_features x hidden "
-        "(about 2% at the seed size). bf16 rows are compared with the bf16 peak, fp32 rows with the fp32 peak; "
-        "LayerNorm, the optimizer step, gradient clipping and data loading run in fp32 in every variant and count "
-        "no FLOPs here.",
+        "hidden (its input needs no gradient), so dense rows overcount by 2 x batch x num_features x hidden "
+        "(about 2% at the seed size). bf16 rows are compared with the best bf16 peak, fp32 rows with the best fp32 peak; "
+        "LayerNorm, the fp32<->bf16 casts of autocast, the optimizer step, gradient clipping and data loading count no "
+        "FLOPs. 'other procs CPU' is the share of the machine's CPU time used by other processes during the timed window "
+        "(should be ~0%; the benchmark waits for a quiet machine before each variant).",
         "",
     ]
     return "\n".join(lines)

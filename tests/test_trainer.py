@@ -201,3 +201,29 @@ def test_training_batch_without_labels_is_an_error(tmp_path):
     trainer = trainer_for(tmp_path, unlabelled, max_steps=1)
     with pytest.raises(ValueError, match="labels"):
         trainer.train()
+
+
+@pytest.mark.multiprocess
+def test_two_processes_match_one_process(tmp_path):
+    """2 processes × batch 4 × accumulation 2 take the same step as 1 process × batch 16 (gloo, CPU)."""
+    import os
+    import subprocess
+    import sys
+
+    from safetensors.torch import load_file
+
+    from tests.conftest import _free_port
+    from tests.ddp_one_step import main as one_step
+
+    script = os.path.join(os.path.dirname(__file__), "ddp_one_step.py")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
+               script, str(tmp_path / "ddp.safetensors"), "4", "2", str(tmp_path / "out")]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "WORLD_SIZE=2" in result.stdout
+
+    one_step(str(tmp_path / "single.safetensors"), 16, 1, str(tmp_path / "out1"))
+    ddp, single = load_file(tmp_path / "ddp.safetensors"), load_file(tmp_path / "single.safetensors")
+    for name in single:
+        torch.testing.assert_close(ddp[name], single[name], rtol=1e-5, atol=1e-6, msg=name)
