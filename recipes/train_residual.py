@@ -51,7 +51,8 @@ ARGUMENT_TYPES = (ModelArguments, DataArguments, hf_pricer.PricerTrainingArgumen
 def main(args=None):
     model_args, data_args, training_args = parse_recipe_args(ARGUMENT_TYPES, CPU_PRESET, args)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    transformers.utils.logging.set_verbosity_info() if training_args.should_log else None
+    if training_args.should_log:
+        transformers.utils.logging.set_verbosity_info()
     set_seed(training_args.seed)
     if data_args.streaming and training_args.max_steps <= 0:
         raise ValueError("a streamed dataset has no length: pass --max_steps")
@@ -94,9 +95,9 @@ def main(args=None):
     trainer.save_model()
     if eval_items is not None:
         output = trainer.predict(eval_items, metric_key_prefix="eval")
+        trainer.log(output.metrics)  # into log_history, where the model card reads it
         trainer.log_metrics("eval", output.metrics)
         trainer.save_metrics("eval", output.metrics)
-        trainer.state.log_history.append(output.metrics)
         if trainer.is_world_process_zero():
             save_price_plot(output.predictions[0], output.label_ids, os.path.join(training_args.output_dir, PLOT_FILENAME))
     trainer.create_model_card(dataset=data_args.dataset)

@@ -227,3 +227,22 @@ def test_two_processes_match_one_process(tmp_path):
     ddp, single = load_file(tmp_path / "ddp.safetensors"), load_file(tmp_path / "single.safetensors")
     for name in single:
         torch.testing.assert_close(ddp[name], single[name], rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_max_grad_norm_clips_the_update(tmp_path):
+    trainer = trainer_for(tmp_path, items(16), max_steps=1, learning_rate=1.0, max_grad_norm=1e-3)
+    before = torch.cat([p.detach().flatten().clone() for p in trainer.model.parameters()])
+    trainer.train()
+    after = torch.cat([p.detach().flatten() for p in trainer.model.parameters()])
+    assert (after - before).norm().item() == pytest.approx(1e-3, rel=1e-3)
+
+
+def test_bf16_autocast_on_cpu(tmp_path):
+    trainer = trainer_for(tmp_path, items(16), max_steps=2, bf16=True, learning_rate=1e-3, optim="adamw_torch",
+                          logging_steps=1)
+    dtypes = []
+    trainer.model.output_layer.register_forward_hook(lambda module, args, output: dtypes.append(output.dtype))
+    trainer.train()
+    assert dtypes and all(dtype == torch.bfloat16 for dtype in dtypes)
+    assert all(torch.isfinite(torch.tensor(entry["loss"])) for entry in trainer.state.log_history if "loss" in entry)
+    assert trainer.model.output_layer.weight.dtype == torch.float32  # master weights stay fp32
