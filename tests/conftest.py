@@ -7,7 +7,12 @@ cache *before* anything imports them. No test reaches the network.
 
 import os
 import socket
+import sys
 import tempfile
+
+# The recipes are scripts, not a package; tests import them as modules.
+RECIPES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "recipes")
+sys.path.insert(0, RECIPES_DIR)
 
 
 def _free_port() -> int:

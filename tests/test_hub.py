@@ -154,3 +154,20 @@ def test_push_dataset_and_load_items_from_hub(hub_server):
     assert again["validation"]["price"] == loaded["validation"]["price"]
     with pytest.raises(ValueError, match="item schema"):
         push_dataset_to_hub(Dataset.from_dict({"x": [1]}), "tester/not_items")
+
+
+def test_recipe_streams_a_hub_dataset_into_the_trainer(hub_server, tmp_path):
+    import train_residual
+
+    DatasetDict(
+        train=Dataset.from_list(items_full_like_rows(40)),
+        test=Dataset.from_list(items_full_like_rows(8, offset=500)),
+    ).push_to_hub("tester/items_stream")
+    trainer = train_residual.main([
+        "--dataset", "tester/items_stream", "--streaming", "true", "--max_steps", "3",
+        "--num_features", "128", "--num_layers", "3", "--hidden_size", "16", "--per_device_train_batch_size", "8",
+        "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false",
+        "--output_dir", str(tmp_path), "--disable_tqdm", "true",
+    ])
+    assert trainer.state.global_step == 3
+    assert ModelCard.load(tmp_path / "README.md").data.eval_results  # evaluated on the streamed test split

@@ -10,10 +10,10 @@ from huggingface_hub import ModelCard
 from hf_pricer import ResidualRegressorConfig, ResidualRegressorForPrice, ResidualRegressorProcessor
 from hf_pricer.cli import parse_recipe_args
 
+import train_residual
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPE = os.path.join(ROOT, "recipes", "train_residual.py")
-sys.path.insert(0, os.path.join(ROOT, "recipes"))
-import train_residual  # noqa: E402
 
 
 def tiny_args(output_dir, *extra):
