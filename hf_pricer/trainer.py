@@ -12,6 +12,8 @@ What it adds to `transformers.Trainer`:
   parameter at `learning_rate`. Frozen parameters stay in the optimizer so they can be unfrozen later.
 - **`FreezeWarmupCallback`**: modules frozen until a given epoch (seed 000 trains only the fusion
   head for 4 epochs, then everything).
+- **Eval-mode collators.** A data collator with a `for_eval()` method (e.g. one that augments images
+  for training) is replaced by `for_eval()`'s collator in evaluation and prediction dataloaders.
 - `remove_unused_columns=False` by default: the collators build model inputs from raw item columns.
 """
 
@@ -21,6 +23,7 @@ import json
 import logging
 import os
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -137,6 +140,25 @@ class PricerTrainer(Trainer):
                 loss = loss * self.args.world_size
         outputs["loss"] = loss
         return (loss, outputs) if return_outputs else loss
+
+    @contextmanager
+    def _eval_collator(self):
+        train_collator = self.data_collator
+        for_eval = getattr(train_collator, "for_eval", None)
+        if callable(for_eval):
+            self.data_collator = for_eval()
+        try:
+            yield
+        finally:
+            self.data_collator = train_collator
+
+    def get_eval_dataloader(self, eval_dataset=None):
+        with self._eval_collator():
+            return super().get_eval_dataloader(eval_dataset)
+
+    def get_test_dataloader(self, test_dataset):
+        with self._eval_collator():
+            return super().get_test_dataloader(test_dataset)
 
     def create_optimizer(self, model=None):
         opt_model = self.model if model is None else model

@@ -246,3 +246,34 @@ def test_bf16_autocast_on_cpu(tmp_path):
     assert dtypes and all(dtype == torch.bfloat16 for dtype in dtypes)
     assert all(torch.isfinite(torch.tensor(entry["loss"])) for entry in trainer.state.log_history if "loss" in entry)
     assert trainer.model.output_layer.weight.dtype == torch.float32  # master weights stay fp32
+
+
+class ModeRecordingCollator(ResidualRegressorCollator):
+    def __init__(self, processor, mode="train", seen=None):
+        super().__init__(processor)
+        self.mode, self.seen = mode, seen if seen is not None else []
+
+    def for_eval(self):
+        return ModeRecordingCollator(self.processor, "eval", self.seen)
+
+    def __call__(self, items):
+        self.seen.append(self.mode)
+        return super().__call__(items)
+
+
+def test_eval_dataloaders_use_the_collators_eval_mode(tmp_path):
+    collator = ModeRecordingCollator(ResidualRegressorProcessor(n_features=64))
+    trainer = PricerTrainer(
+        model=model(),
+        args=PricerTrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none", max_steps=1,
+                                     per_device_train_batch_size=8, disable_tqdm=True),
+        train_dataset=items(8),
+        eval_dataset=items(8),
+        data_collator=collator,
+    )
+    trainer.train()
+    assert collator.seen == ["train"]
+    trainer.evaluate()
+    trainer.predict(items(4))
+    assert collator.seen == ["train", "eval", "eval"]
+    assert trainer.data_collator is collator
