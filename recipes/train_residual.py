@@ -103,6 +103,7 @@ def main(args=None):
     trainer.create_model_card(dataset=data_args.dataset)
     if training_args.push_to_hub:
         trainer.push_to_hub(dataset=data_args.dataset)
+    trainer.accelerator.end_training()
     return trainer
 
 

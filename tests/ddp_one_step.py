@@ -45,6 +45,7 @@ def main(output_file: str, batch_size: int, accumulation: int, output_dir: str =
     if trainer.is_world_process_zero():
         print(f"WORLD_SIZE={args.world_size}")
         save_file({name: p.detach().contiguous() for name, p in trainer.model.named_parameters()}, output_file)
+    trainer.accelerator.end_training()  # tear the process group down before the interpreter exits
 
 
 if __name__ == "__main__":
