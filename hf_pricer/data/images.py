@@ -16,6 +16,7 @@ Unusable images are counted by reason in an :class:`ImageReport`, which logs the
 
 from __future__ import annotations
 
+import http.client
 import io
 import logging
 import math
@@ -71,7 +72,8 @@ def load_image(
 
     The reason starts with one of `"no image"`, `"unreadable image"`, `"image not found"`,
     `"download failed"` or `"image too large"`, followed by details in parentheses, e.g.
-    `"image too large (50000×50000 pixels)"`. Other input types raise `TypeError`.
+    `"image too large (8000×8000 pixels)"`. Any failure of the decoder counts as an unreadable image;
+    input types other than the above raise `TypeError`.
     """
     try:
         image = _open(value, max_bytes=max_bytes, timeout=timeout, formats=formats)
@@ -83,7 +85,7 @@ def load_image(
             return _to_rgb(ImageOps.exif_transpose(image)), None
         except Image.DecompressionBombError as error:  # e.g. a GIF frame larger than its header
             raise _Rejected(f"{IMAGE_TOO_LARGE} ({error})") from None
-        except (OSError, ValueError, SyntaxError, EOFError) as error:
+        except Exception as error:  # noqa: BLE001 -- malformed files make decoders fail in many ways
             raise _Rejected(f"{UNREADABLE_IMAGE} ({type(error).__name__}: {error})") from None
     except _Rejected as rejected:
         return None, str(rejected)
@@ -120,7 +122,9 @@ def _open(value: Any, *, max_bytes: int, timeout: float, formats: tuple[str, ...
         return Image.open(io.BytesIO(data), formats=formats)
     except Image.DecompressionBombError as error:  # Pillow's own limit, hit while reading the header
         raise _Rejected(f"{IMAGE_TOO_LARGE} ({error})") from None
-    except (OSError, ValueError, SyntaxError, EOFError) as error:
+    except Image.UnidentifiedImageError:
+        raise _Rejected(f"{UNREADABLE_IMAGE} (not a {', '.join(formats)} image)") from None
+    except Exception as error:  # noqa: BLE001 -- as above, for the header parsers
         raise _Rejected(f"{UNREADABLE_IMAGE} ({type(error).__name__}: {error})") from None
 
 
@@ -146,7 +150,7 @@ def _download(url: str, *, max_bytes: int, timeout: float) -> bytes:
             if length is not None and length.isdigit() and int(length) > max_bytes:
                 raise _Rejected(f"{IMAGE_TOO_LARGE} ({int(length)} bytes)")
             chunks, received = [], 0
-            while chunk := response.read(_CHUNK):
+            while chunk := response.read1(_CHUNK):  # one recv per call, so the deadline is checked
                 chunks.append(chunk)
                 received += len(chunk)
                 if received > max_bytes:
@@ -156,17 +160,20 @@ def _download(url: str, *, max_bytes: int, timeout: float) -> bytes:
             return b"".join(chunks)
     except urllib.error.HTTPError as error:
         raise _Rejected(f"{DOWNLOAD_FAILED} (HTTP {error.code} for {url})") from None
-    except (OSError, ValueError) as error:  # URLError, timeouts, resets, malformed URLs
+    except (OSError, ValueError, http.client.HTTPException) as error:  # timeouts, resets, bad URLs/responses
         raise _Rejected(f"{DOWNLOAD_FAILED} ({type(error).__name__}: {error} for {url})") from None
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
     """8-bit RGB; transparent pixels become white, 16-bit and float samples are scaled, not clipped."""
     if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
-        image = Image.fromarray((np.clip(np.asarray(image, dtype=np.float64), 0, 65535) / 257).round().astype(np.uint8))
+        samples = np.clip(np.asarray(image, dtype=np.float64), 0, 65535) / 257
+        image = Image.fromarray(samples.round().astype(np.uint8))
     elif image.mode == "F":
         image = Image.fromarray(np.clip(np.asarray(image), 0, 255).round().astype(np.uint8))
-    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (image.mode == "P" and "transparency" in image.info):
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
+        image.mode == "P" and "transparency" in image.info
+    ):
         image = Image.alpha_composite(Image.new("RGBA", image.size, _WHITE), image.convert("RGBA"))
     return image.convert("RGB")
 
@@ -180,17 +187,11 @@ class ImageReport(SkipReport):
     kind, then at every power of ten.
     """
 
+    message = "no usable image for item {row_id}: {reason}"
+    progress = "{count} images unusable so far for {kind}"
+
     def __init__(self, name: str = "images", log_first: int = 5):
         super().__init__(name=name, log_first=log_first)
-
-    def add(self, reason: str, row_id: str | None = None) -> None:
-        kind = reason.split(" (", 1)[0]
-        self.counts[kind] += 1
-        count = self.counts[kind]
-        if count <= self.log_first:
-            logger.warning("%s: no usable image for item %s: %s", self.name, row_id, reason)
-        elif math.log10(count).is_integer():
-            logger.warning("%s: %d images unusable so far for %s", self.name, count, kind)
 
     @property
     def missing(self) -> int:
@@ -198,7 +199,9 @@ class ImageReport(SkipReport):
 
     def summary(self) -> str:
         reasons = ", ".join(f"{count} {reason}" for reason, count in self.counts.most_common())
-        return f"{self.name}: loaded {self.kept}, unusable {self.missing}" + (f" ({reasons})" if reasons else "")
+        return f"{self.name}: loaded {self.kept}, unusable {self.missing}" + (
+            f" ({reasons})" if reasons else ""
+        )
 
     def __repr__(self) -> str:
         return f"ImageReport({self.summary()})"

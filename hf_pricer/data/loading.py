@@ -69,7 +69,7 @@ def _clean_rows(rows, report: SkipReport, id_prefix: str) -> Iterator[dict]:
             report.kept += 1
             yield item
         else:
-            report.add(reason, item.get("id", f"{id_prefix}-{index}"), (row or {}).get("price"))
+            report.add(reason, item.get("id", f"{id_prefix}-{index}"), f"price={(row or {}).get('price')!r}")
 
 
 def _normalize_columns(*columns_and_indices, column_names: list[str], image_columns: list[str], id_prefix: str):
@@ -106,7 +106,7 @@ def clean_items(dataset: Dataset | IterableDataset, name: str = "items") -> tupl
         def normalize(row, index):
             item, reason = normalize_item(row, index, id_prefix)
             if reason is not None:
-                report.add(reason, item.get("id"), row.get("price"))
+                report.add(reason, item.get("id"), f"price={row.get('price')!r}")
             else:
                 report.kept += 1
             item[_SKIP] = reason
@@ -129,7 +129,7 @@ def clean_items(dataset: Dataset | IterableDataset, name: str = "items") -> tupl
         if reason is None:
             report.kept += 1
         else:
-            report.add(reason, row_id, price)
+            report.add(reason, row_id, f"price={price}")
     cleaned = mapped.filter(lambda reason: reason is None, input_columns=_SKIP).remove_columns([_SKIP, _SKIP_PRICE])
     logger.info(report.summary())
     report.check_not_empty()

@@ -69,6 +69,11 @@ def parse_price(value: Any) -> tuple[float | None, str | None]:
     return price, None
 
 
+def item_text(item: dict, fields) -> str:
+    """The model text of an item: its non-empty `fields`, joined by newlines."""
+    return "\n".join(str(item[field]) for field in fields if item.get(field))
+
+
 def _first_text(row: dict, names: tuple[str, ...]) -> str:
     for name in names:
         value = row.get(name)
@@ -109,9 +114,14 @@ def normalize_item(row: dict, index: int | None = None, id_prefix: str = "item")
 class SkipReport:
     """Counts skipped rows by reason and logs them.
 
-    The first `log_first` rows of each reason are logged one by one (with the row id and the offending
-    value), later ones at every power of ten, and :meth:`summary` gives the totals.
+    The first `log_first` of each reason are logged one by one (with the row id and a detail such as
+    the offending price), later ones at every power of ten, and :meth:`summary` gives the totals.
+    A reason may carry details in parentheses (`"image too large (9000×9000 pixels)"`); it is counted
+    under the part before them.
     """
+
+    message = "skipped row {row_id}: {reason}"
+    progress = "{count} rows skipped so far for {kind}"
 
     def __init__(self, name: str = "items", log_first: int = 5):
         self.name = name
@@ -119,13 +129,15 @@ class SkipReport:
         self.counts: Counter[str] = Counter()
         self.kept = 0
 
-    def add(self, reason: str, row_id: str | None = None, price: Any = None) -> None:
-        self.counts[reason] += 1
-        count = self.counts[reason]
+    def add(self, reason: str, row_id: str | None = None, detail: str | None = None) -> None:
+        kind = reason.split(" (", 1)[0]
+        self.counts[kind] += 1
+        count = self.counts[kind]
         if count <= self.log_first:
-            logger.warning("%s: skipping row %s: %s (price=%r)", self.name, row_id, reason, price)
+            suffix = f" [{detail}]" if detail else ""
+            logger.warning("%s: %s%s", self.name, self.message.format(row_id=row_id, reason=reason), suffix)
         elif math.log10(count).is_integer():
-            logger.warning("%s: %d rows skipped so far for %s", self.name, count, reason)
+            logger.warning("%s: %s", self.name, self.progress.format(count=count, kind=kind))
 
     @property
     def skipped(self) -> int:

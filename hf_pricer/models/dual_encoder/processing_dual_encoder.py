@@ -14,7 +14,8 @@ from transformers.image_processing_utils import BaseImageProcessor
 from transformers.processing_utils import ProcessorMixin
 from transformers.utils.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
-from ...data.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, ImageReport, load_image
+from hf_pricer.data.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, ImageReport, load_image
+from hf_pricer.data.schema import item_text
 
 _JITTER_KEYS = ("brightness", "contrast", "saturation", "hue")
 
@@ -130,7 +131,7 @@ class DualEncoderImageProcessor(BaseImageProcessor):
         with torch.random.fork_rng(devices=[], enabled=seed is not None):
             if seed is not None:
                 torch.manual_seed(seed)
-            for row, (value, item_id) in enumerate(zip(images, ids)):
+            for row, (value, item_id) in enumerate(zip(images, ids, strict=True)):
                 image, reason = load_image(
                     value, max_pixels=self.max_pixels, max_bytes=self.max_bytes, timeout=self.timeout
                 )
@@ -140,7 +141,9 @@ class DualEncoderImageProcessor(BaseImageProcessor):
                 self.image_report.kept += 1
                 pixel_values[row] = transform(v2.functional.pil_to_tensor(image))
                 has_image[row] = True
-        return BatchFeature({"pixel_values": pixel_values, "has_image": has_image}, tensor_type=return_tensors)
+        return BatchFeature(
+            {"pixel_values": pixel_values, "has_image": has_image}, tensor_type=return_tensors
+        )
 
 
 class DualEncoderProcessor(ProcessorMixin):
@@ -188,8 +191,7 @@ class DualEncoderProcessor(ProcessorMixin):
 
     def item_text(self, item: dict) -> str:
         """The text of an item that gets tokenized: its `text_fields`, non-empty ones joined by newlines."""
-        parts = [item.get(field) for field in self.text_fields]
-        return "\n".join(str(part) for part in parts if part)
+        return item_text(item, self.text_fields)
 
     def __call__(
         self,
@@ -217,11 +219,13 @@ class DualEncoderProcessor(ProcessorMixin):
             texts = _as_batch(text)
             for position, value in enumerate(texts):
                 if value is not None and not isinstance(value, str):
-                    raise TypeError(f"`text[{position}]` must be a string or None, got {type(value).__name__}")
+                    raise TypeError(
+                        f"`text[{position}]` must be a string or None, got {type(value).__name__}"
+                    )
             has_text = [bool(value and value.strip()) for value in texts]
             data.update(
                 self.tokenizer(
-                    [value if present else "" for value, present in zip(texts, has_text)],
+                    [value if present else "" for value, present in zip(texts, has_text, strict=True)],
                     padding="longest",
                     truncation=True,
                     max_length=self.max_length,
@@ -233,7 +237,9 @@ class DualEncoderProcessor(ProcessorMixin):
             images = _as_batch(images)
             if text is not None and len(images) != len(data["has_text"]):
                 raise ValueError(f"Got {len(images)} images but {len(data['has_text'])} texts.")
-            data.update(self.image_processor(images, train=train, return_tensors=return_tensors, seed=seed, ids=ids))
+            data.update(
+                self.image_processor(images, train=train, return_tensors=return_tensors, seed=seed, ids=ids)
+            )
         return BatchFeature(data, tensor_type=return_tensors)
 
 

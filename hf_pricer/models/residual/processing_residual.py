@@ -7,6 +7,8 @@ import torch
 from sklearn.feature_extraction.text import HashingVectorizer
 from transformers.feature_extraction_utils import BatchFeature, FeatureExtractionMixin
 
+from hf_pricer.data.schema import item_text
+
 
 class ResidualRegressorProcessor(FeatureExtractionMixin):
     r"""
@@ -69,8 +71,7 @@ class ResidualRegressorProcessor(FeatureExtractionMixin):
 
     def item_text(self, item: dict) -> str:
         """The text of an item that gets hashed: its `text_fields`, non-empty ones joined by newlines."""
-        parts = [item.get(field) for field in self.text_fields]
-        return "\n".join(str(part) for part in parts if part)
+        return item_text(item, self.text_fields)
 
     def __call__(
         self,
