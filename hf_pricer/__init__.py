@@ -4,12 +4,19 @@ Importing the package registers every model with the Auto classes (`AutoConfig`,
 `AutoFeatureExtractor`), so `AutoModel.from_pretrained(...)` loads hf_pricer checkpoints.
 """
 
-from transformers import AutoConfig, AutoFeatureExtractor, AutoModel
+from transformers import AutoConfig, AutoFeatureExtractor, AutoImageProcessor, AutoModel, AutoProcessor
+
+from . import pretrained
 
 from .data import SkipReport, clean_items, generate_catalog, load_items, log_price_statistics
 from .metrics import EVALUATE_METRIC_PATH, compute_metrics, price_metrics, smape
 from .modeling_utils import PriceRegressionOutput, price_loss
 from .models import (
+    DualEncoderCollator,
+    DualEncoderConfig,
+    DualEncoderForPriceRegression,
+    DualEncoderImageProcessor,
+    DualEncoderProcessor,
     ResidualRegressorCollator,
     ResidualRegressorConfig,
     ResidualRegressorForPrice,
@@ -22,14 +29,27 @@ __version__ = "0.1.0"
 AutoConfig.register(ResidualRegressorConfig.model_type, ResidualRegressorConfig)
 AutoModel.register(ResidualRegressorConfig, ResidualRegressorForPrice)
 AutoFeatureExtractor.register(ResidualRegressorConfig, ResidualRegressorProcessor)
+AutoConfig.register(DualEncoderConfig.model_type, DualEncoderConfig)
+AutoModel.register(DualEncoderConfig, DualEncoderForPriceRegression)
+AutoImageProcessor.register(DualEncoderConfig, image_processor_classes={"torchvision": DualEncoderImageProcessor})
+AutoProcessor.register(DualEncoderConfig, DualEncoderProcessor)
 
 # Saved checkpoints carry their modeling code and an `auto_map`, so that
 # `AutoModel.from_pretrained(repo, trust_remote_code=True)` works where hf_pricer is not imported.
 ResidualRegressorConfig.register_for_auto_class()
 ResidualRegressorForPrice.register_for_auto_class("AutoModel")
 ResidualRegressorProcessor.register_for_auto_class("AutoFeatureExtractor")
+DualEncoderConfig.register_for_auto_class()
+DualEncoderForPriceRegression.register_for_auto_class("AutoModel")
+DualEncoderImageProcessor.register_for_auto_class("AutoImageProcessor")
+DualEncoderProcessor.register_for_auto_class("AutoProcessor")
 
 __all__ = [
+    "DualEncoderCollator",
+    "DualEncoderConfig",
+    "DualEncoderForPriceRegression",
+    "DualEncoderImageProcessor",
+    "DualEncoderProcessor",
     "EVALUATE_METRIC_PATH",
     "FreezeWarmupCallback",
     "PriceRegressionOutput",
@@ -47,6 +67,7 @@ __all__ = [
     "log_price_statistics",
     "module_parameter_groups",
     "price_loss",
+    "pretrained",
     "price_metrics",
     "smape",
 ]

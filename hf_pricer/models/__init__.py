@@ -1,3 +1,11 @@
+from .dual_encoder import (
+    DualEncoderCollator,
+    DualEncoderConfig,
+    DualEncoderForPriceRegression,
+    DualEncoderImageProcessor,
+    DualEncoderPreTrainedModel,
+    DualEncoderProcessor,
+)
 from .residual import (
     ResidualRegressorCollator,
     ResidualRegressorConfig,

