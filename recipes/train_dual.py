@@ -125,7 +125,8 @@ def main(args=None):
 
     model = build_model(model_args, *log_price_statistics(train_items))
     processor = build_processor(model_args, data_args, model)
-    logger.info("%s with %s parameters", type(model).__name__, f"{model.num_parameters():,}")
+    logger.info("%s with %s parameters, world size %d", type(model).__name__, f"{model.num_parameters():,}",
+                training_args.world_size)
 
     # Seed 000: encoders frozen for the first epochs, then everything trains, each encoder at its own rate.
     training_args.module_learning_rates = {

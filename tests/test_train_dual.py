@@ -1,0 +1,98 @@
+"""recipes/train_dual.py: seed config, a tiny end-to-end run, and a 2-process launch."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from huggingface_hub import ModelCard
+from transformers import AutoTokenizer, BertConfig, BertModel
+
+import train_dual
+from hf_pricer import DualEncoderConfig, DualEncoderForPriceRegression, DualEncoderProcessor
+from hf_pricer.cli import parse_recipe_args
+from hf_pricer.pretrained import minilm_path
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RECIPE = os.path.join(ROOT, "recipes", "train_dual.py")
+
+
+@pytest.fixture(scope="module")
+def tiny_text_encoder(tmp_path_factory):
+    """A 2-layer, 32-wide BERT with the all-MiniLM-L6-v2 tokenizer, saved like a Hub checkpoint."""
+    folder = tmp_path_factory.mktemp("tiny_bert")
+    torch.manual_seed(0)
+    config = BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                        max_position_embeddings=128)
+    BertModel(config).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(minilm_path()).save_pretrained(folder)
+    return str(folder)
+
+
+def tiny_args(text_encoder, output_dir, *extra):
+    return [
+        "--text_encoder", text_encoder, "--image_encoder", "mobilenetv3_small_050", "--image_weights", "none",
+        "--image_size", "64", "--projection_dim", "32", "--num_attention_heads", "4",
+        "--head_hidden_sizes", "32", "16", "8", "--max_text_length", "48",
+        "--catalog_size", "48", "--num_train_epochs", "2", "--freeze_encoder_epochs", "1",
+        "--per_device_train_batch_size", "8", "--output_dir", str(output_dir), "--disable_tqdm", "true", *extra,
+    ]
+
+
+def test_seed_config_parses_and_builds_with_tiny_stand_ins():
+    config_file = os.path.join(ROOT, "recipes", "configs", "dual_seed.yaml")
+    model_args, data_args, strategy, training_args = parse_recipe_args(
+        train_dual.ARGUMENT_TYPES, None, [config_file, "--fp16", "false"]  # fp16 needs a GPU at parse time
+    )
+    assert (model_args.text_encoder, model_args.image_encoder) == ("google-bert/bert-base-uncased", "efficientnet_b4")
+    assert model_args.image_weights == "timm" and model_args.image_size == 380
+    assert (model_args.projection_dim, model_args.num_attention_heads, model_args.dropout) == (512, 8, 0.35)
+    assert model_args.head_hidden_sizes == [768, 384, 192] and model_args.cross_attention == "pooled"
+    assert data_args.dataset == "ed-donner/items_full" and data_args.streaming and training_args.max_steps > 0
+    assert (strategy.freeze_encoder_epochs, strategy.image_encoder_lr, strategy.text_encoder_lr) == (4, 1e-4, 2e-5)
+    assert strategy.early_stopping_patience == 8
+    assert (training_args.learning_rate, training_args.weight_decay, training_args.max_grad_norm) == (1e-3, 1e-4, 1.0)
+    assert training_args.per_device_train_batch_size == 35 and training_args.num_train_epochs == 15
+
+    # The architecture it names, with a tiny BERT standing in for bert-base: B4 features are 1792 wide.
+    text_config = BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
+    config = DualEncoderConfig(
+        text_config=text_config, image_encoder=model_args.image_encoder, image_size=model_args.image_size,
+        projection_dim=model_args.projection_dim, num_attention_heads=model_args.num_attention_heads,
+        head_hidden_sizes=model_args.head_hidden_sizes, dropout=model_args.dropout,
+        cross_attention=model_args.cross_attention,
+    )
+    with torch.device("meta"):
+        model = DualEncoderForPriceRegression(config)
+    assert model.config.image_feature_dim == 1792
+    assert model.head[0].in_features == 3 * 512
+
+
+def test_recipe_trains_with_freeze_warmup_and_saves(tiny_text_encoder, tmp_path):
+    trainer = train_dual.main(tiny_args(tiny_text_encoder, tmp_path))
+    assert {"model.safetensors", "processor_config.json", "README.md", "price_predictions.png"} <= set(os.listdir(tmp_path))
+    card = ModelCard.load(tmp_path / "README.md")
+    assert {r.metric_type for r in card.data.eval_results} >= {"smape", "mae"}
+    groups = {group["module"]: group["initial_lr"] for group in trainer.optimizer.param_groups}
+    assert groups["image_encoder"] == 1e-4 and groups["text_encoder"] == 2e-5 and groups[None] == 1e-3
+    model = DualEncoderForPriceRegression.from_pretrained(tmp_path)
+    processor = DualEncoderProcessor.from_pretrained(tmp_path)
+    batch = processor(images=[None], text=["A steel kettle"])
+    assert model.eval()(**batch).predictions.shape == (1,)
+
+
+@pytest.mark.multiprocess
+def test_two_process_launch(tiny_text_encoder, tmp_path):
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+        "--main_process_port", str(__import__("tests.conftest", fromlist=["_free_port"])._free_port()),
+        RECIPE, *tiny_args(tiny_text_encoder, tmp_path, "--use_cpu", "true", "--num_train_epochs", "1"),
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env, timeout=900,
+                            stdin=subprocess.DEVNULL)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert "world size 2" in output
+    assert os.path.isfile(tmp_path / "model.safetensors")
