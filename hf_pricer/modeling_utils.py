@@ -43,6 +43,15 @@ def check_loss_type(loss_type: str) -> str:
     return loss_type
 
 
+def validate_price_head(config) -> None:
+    """Checks the price-head fields every price-model config has: `loss_type`, `log_price_std`, `dropout`."""
+    check_loss_type(config.loss_type)
+    if not config.log_price_std > 0:
+        raise ValueError(f"`log_price_std` must be positive, got {config.log_price_std}")
+    if not 0.0 <= config.dropout < 1.0:
+        raise ValueError(f"`dropout` must be in [0, 1), got {config.dropout}")
+
+
 def price_loss(
     log_price: torch.Tensor,
     labels: torch.Tensor,

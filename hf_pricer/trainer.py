@@ -177,6 +177,24 @@ class PricerTrainer(Trainer):
             self.optimizer = optimizer_cls(groups, **optimizer_kwargs)
         return self.optimizer
 
+    def finish(self, eval_dataset=None, dataset_name: str | None = None):
+        """End a recipe: final evaluation (metrics logged and saved, predicted-vs-true plot), model card,
+        `push_to_hub` if `args.push_to_hub`, and the distributed process group torn down."""
+        from .hub import PLOT_FILENAME, save_price_plot
+
+        if eval_dataset is not None:
+            output = self.predict(eval_dataset, metric_key_prefix="eval")
+            self.log(output.metrics)  # into log_history, where the model card reads it
+            self.log_metrics("eval", output.metrics)
+            self.save_metrics("eval", output.metrics)
+            if self.is_world_process_zero():
+                predictions = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
+                save_price_plot(predictions, output.label_ids, os.path.join(self.args.output_dir, PLOT_FILENAME))
+        self.create_model_card(dataset=dataset_name)
+        if self.args.push_to_hub:
+            self.push_to_hub(dataset=dataset_name)
+        self.accelerator.end_training()
+
     def create_model_card(self, model_name=None, dataset=None, tags=None, **kwargs):
         """Write `README.md` to `output_dir` with the price metrics in the model-index (see `hf_pricer.hub`)."""
         if not self.is_world_process_zero():

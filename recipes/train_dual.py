@@ -17,7 +17,6 @@ from transformers import AutoTokenizer, EarlyStoppingCallback, set_seed
 import hf_pricer
 from hf_pricer.cli import parse_recipe_args
 from hf_pricer.data import item_splits, load_items, log_price_statistics
-from hf_pricer.hub import PLOT_FILENAME, save_price_plot
 
 CPU_PRESET = os.path.join(os.path.dirname(__file__), "configs", "dual_cpu.yaml")
 OFFLINE = "offline"
@@ -153,19 +152,9 @@ def main(args=None):
     )
     trainer.train()
     trainer.save_model()
-    if eval_items is not None:
-        output = trainer.predict(eval_items, metric_key_prefix="eval")
-        trainer.log(output.metrics)
-        trainer.log_metrics("eval", output.metrics)
-        trainer.save_metrics("eval", output.metrics)
-        if trainer.is_world_process_zero():
-            save_price_plot(output.predictions[0], output.label_ids, os.path.join(training_args.output_dir, PLOT_FILENAME))
+    trainer.finish(eval_items, data_args.dataset)
     if processor.image_report.skipped:
         logger.warning("images replaced by the placeholder: %s", processor.image_report.summary())
-    trainer.create_model_card(dataset=data_args.dataset)
-    if training_args.push_to_hub:
-        trainer.push_to_hub(dataset=data_args.dataset)
-    trainer.accelerator.end_training()
     return trainer
 
 

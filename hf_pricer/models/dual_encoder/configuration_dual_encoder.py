@@ -5,7 +5,7 @@ from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
-from hf_pricer.modeling_utils import LOSS_TYPES
+from hf_pricer.modeling_utils import validate_price_head
 
 CROSS_ATTENTION_MODES = ("tokens", "pooled")
 MODALITIES = ("both", "text", "image")
@@ -130,18 +130,13 @@ class DualEncoderConfig(PreTrainedConfig):
                 f"`head_hidden_sizes` must be a non-empty list of positive sizes, got "
                 f"{self.head_hidden_sizes}"
             )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1), got {self.dropout}")
         if self.cross_attention not in CROSS_ATTENTION_MODES:
             raise ValueError(
                 f"`cross_attention` must be one of {CROSS_ATTENTION_MODES}, got {self.cross_attention!r}"
             )
         if self.modalities not in MODALITIES:
             raise ValueError(f"`modalities` must be one of {MODALITIES}, got {self.modalities!r}")
-        if self.loss_type not in LOSS_TYPES:
-            raise ValueError(f"`loss_type` must be one of {LOSS_TYPES}, got {self.loss_type!r}")
-        if not self.log_price_std > 0:
-            raise ValueError(f"`log_price_std` must be positive, got {self.log_price_std}")
+        validate_price_head(self)
 
 
 __all__ = ["DualEncoderConfig"]

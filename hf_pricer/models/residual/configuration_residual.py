@@ -3,7 +3,7 @@
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
-from hf_pricer.modeling_utils import LOSS_TYPES
+from hf_pricer.modeling_utils import validate_price_head
 
 
 @strict
@@ -63,12 +63,7 @@ class ResidualRegressorConfig(PreTrainedConfig):
             raise ValueError(
                 f"`num_features` and `hidden_size` must be positive, got {self.num_features} and {self.hidden_size}"
             )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1), got {self.dropout}")
-        if self.loss_type not in LOSS_TYPES:
-            raise ValueError(f"`loss_type` must be one of {LOSS_TYPES}, got {self.loss_type!r}")
-        if not self.log_price_std > 0:
-            raise ValueError(f"`log_price_std` must be positive, got {self.log_price_std}")
+        validate_price_head(self)
 
 
 __all__ = ["ResidualRegressorConfig"]
