@@ -123,6 +123,7 @@ def train_residual(train_items, eval_items, settings, args, output_dir):
         data_collator=hf_pricer.ResidualRegressorCollator(processor, sparse=settings.get("sparse", False)),
         compute_metrics=hf_pricer.compute_metrics if eval_items is not None else None,
     )
+    trainer.remove_callback(transformers.PrinterCallback)
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start
@@ -173,6 +174,10 @@ def main(argv=None):
     script = os.path.relpath(os.path.abspath(sys.argv[0]), REPO_ROOT) if sys.argv and sys.argv[0] else "benchmarks/residual_accuracy.py"
     command = " ".join(["python", script] + sys.argv[1:])
     run_start = time.perf_counter()
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from residual_throughput import cpu_sample, foreign_cpu_share
+
+    run_sample = cpu_sample()
 
     # ---------------- data
     splits = hf_pricer.load_items(in_path, test_size=0.2, seed=args.seed)
@@ -202,7 +207,7 @@ def main(argv=None):
     print(f"ridge: best alpha {best_ridge['alpha']} (val SMAPE {best_ridge['smape']:.2f})", flush=True)
 
     # ---------------- selection: HGB (one fit, number of boosting iterations picked with staged_predict)
-    hgb_params = dict(learning_rate=0.1, max_iter=40 if args.quick else 300, max_leaf_nodes=15, early_stopping=False)
+    hgb_params = dict(learning_rate=0.1, max_iter=40 if args.quick else 150, max_leaf_nodes=15, early_stopping=False)
     start = time.perf_counter()
     model = fit_hgb(X_fit, y_fit, hgb_params, args.seed)
     fit_s = time.perf_counter() - start
@@ -219,9 +224,10 @@ def main(argv=None):
         [dict(base, num_layers=6, hidden_size=512, learning_rate=1e-3, epochs=3)]
         if args.quick
         else [
+            dict(base, num_layers=6, hidden_size=512, learning_rate=1e-3),
             dict(base, num_layers=8, hidden_size=1024, learning_rate=1e-3),
             dict(base, num_layers=8, hidden_size=1024, learning_rate=3e-4),
-            dict(base, num_layers=10, hidden_size=2048, learning_rate=3e-4),
+            dict(base, num_layers=10, hidden_size=1024, learning_rate=3e-4),
         ]
     )
     with tempfile.TemporaryDirectory() as tmp:
@@ -299,6 +305,7 @@ def main(argv=None):
         "ood_skipped": (ood_report.summary() if hasattr(ood_report, "summary") else str(ood_report)) if ood_report else None,
         "processor": {k: v for k, v in processor.to_dict().items() if not k.startswith("_") and k != "feature_extractor_type"},
         "total_runtime_s": total,
+        "foreign_cpu_share": foreign_cpu_share(run_sample, cpu_sample()),
     }
     models = {name: {"config": entry["config"], "fit_s": entry["fit_s"]} for name, entry in final.items()}
     os.makedirs(args.out, exist_ok=True)
@@ -328,7 +335,8 @@ def render_markdown(payload):
         "# Residual regressor: accuracy vs baselines",
         "",
         f"- command: `{meta['command']}` (from the repo root)",
-        f"- date: {meta['date']}; total runtime {meta['total_runtime_s']:.0f} s",
+        f"- date: {meta['date']}; total runtime {meta['total_runtime_s']:.0f} s (other processes used "
+        f"{100 * meta['foreign_cpu_share']:.0f}% of the machine's CPU time meanwhile; times are wall-clock on a shared machine)",
         f"- torch {meta['torch']}, transformers {meta['transformers']}, scikit-learn {meta['sklearn']}, Python {meta['python']}; "
         f"{meta['cpu_count']} CPU cores, torch threads {meta['torch_threads']}",
         f"- in-distribution data: `{meta['in_distribution']}`, `load_items(path, test_size=0.2, seed=42)`: "

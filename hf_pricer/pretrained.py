@@ -110,7 +110,7 @@ def load_timm_weights(
             )
         state_dict = timm.create_model(architecture, pretrained=True).state_dict()
     elif os.path.isfile(weights):
-        state_dict = timm.models.load_state_dict(str(weights), use_ema=False)
+        state_dict = timm.models.load_state_dict(str(weights), use_ema=False, weights_only=True)
     else:
         raise ValueError(
             f"`weights` must be a state dict, a checkpoint file, 'timm' or one of "
