@@ -171,3 +171,59 @@ def test_recipe_streams_a_hub_dataset_into_the_trainer(hub_server, tmp_path):
     ])
     assert trainer.state.global_step == 3
     assert ModelCard.load(tmp_path / "README.md").data.eval_results  # evaluated on the streamed test split
+
+
+def tiny_dual(tmp_path):
+    """A tiny dual-encoder and its processor (MiniLM tokenizer, 64 px images)."""
+    from transformers import AutoTokenizer, BertConfig
+
+    from hf_pricer import DualEncoderConfig, DualEncoderForPriceRegression, DualEncoderImageProcessor, DualEncoderProcessor
+    from hf_pricer.pretrained import minilm_path
+
+    torch.manual_seed(0)
+    text_config = BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
+    config = DualEncoderConfig(text_config=text_config, image_encoder="mobilenetv3_small_050", image_size=64,
+                               projection_dim=32, num_attention_heads=4, head_hidden_sizes=[32, 16, 8])
+    processor = DualEncoderProcessor(
+        image_processor=DualEncoderImageProcessor(size=64), tokenizer=AutoTokenizer.from_pretrained(minilm_path())
+    )
+    return DualEncoderForPriceRegression(config).eval(), processor
+
+
+def test_dual_encoder_hub_round_trip_and_remote_code(hub_server, tmp_path):
+    from PIL import Image
+    from transformers import AutoProcessor
+
+    model, processor = tiny_dual(tmp_path)
+    push_model_to_hub(model, "tester/dual-tiny", processor=processor, predictions=[5.0, 50.0], labels=[6.0, 40.0])
+    image_path = tmp_path / "red.png"
+    Image.new("RGB", (80, 60), (200, 30, 30)).save(image_path)
+    inputs = dict(images=[str(image_path), None], text=["steel kettle", ""])
+    expected = model(**processor(**inputs)).predictions
+
+    loaded = AutoModel.from_pretrained("tester/dual-tiny").eval()
+    loaded_processor = AutoProcessor.from_pretrained("tester/dual-tiny")
+    for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert torch.equal(a, b), name
+    torch.testing.assert_close(loaded(**loaded_processor(**inputs)).predictions, expected)
+
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        from transformers import AutoModel, AutoProcessor
+        assert "hf_pricer" not in sys.modules
+        model = AutoModel.from_pretrained("tester/dual-tiny", trust_remote_code=True).eval()
+        processor = AutoProcessor.from_pretrained("tester/dual-tiny", trust_remote_code=True)
+        inputs = dict(images=[{str(image_path)!r}, None], text=["steel kettle", ""])
+        predictions = model(**processor(**inputs)).predictions.tolist()
+        print("RESULT=" + json.dumps({{"module": type(model).__module__, "predictions": predictions}}))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=300,
+        stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": ""},
+    )
+    assert "RESULT=" in result.stdout, result.stdout[-2000:] + result.stderr[-2000:]
+    report = json.loads(result.stdout.split("RESULT=")[-1])
+    assert report["module"].startswith("transformers_modules")
+    assert report["predictions"] == pytest.approx(expected.tolist(), rel=1e-5)
