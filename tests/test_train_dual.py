@@ -96,3 +96,59 @@ def test_two_process_launch(tiny_text_encoder, tmp_path):
     assert result.returncode == 0, output[-4000:]
     assert "world size 2" in output
     assert os.path.isfile(tmp_path / "model.safetensors")
+
+
+class GradientRecorder(__import__("transformers").TrainerCallback):
+    """Which modules hold gradients at each optimizer step, by epoch."""
+
+    def __init__(self):
+        self.steps = []
+
+    def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
+        has_grad = {
+            prefix: any(p.grad is not None and p.grad.abs().sum() > 0
+                        for name, p in model.named_parameters() if name.startswith(prefix))
+            for prefix in ("image_encoder", "text_encoder", "head")
+        }
+        self.steps.append((int(state.epoch), has_grad))
+
+
+def test_freeze_schedule_decides_which_encoders_get_gradients(tiny_text_encoder, tmp_path):
+    from hf_pricer import (
+        DualEncoderCollator,
+        DualEncoderImageProcessor,
+        FreezeWarmupCallback,
+        PricerTrainer,
+        PricerTrainingArguments,
+        load_items,
+    )
+
+    items = load_items("catalog", split="train", catalog_size=40, with_images=True, image_size=64).select(range(16))
+    model = DualEncoderForPriceRegression.from_encoders(
+        tiny_text_encoder, image_encoder="mobilenetv3_small_050", image_weights=None, image_size=64,
+        projection_dim=32, num_attention_heads=4, head_hidden_sizes=[32, 16, 8],
+    )
+    processor = DualEncoderProcessor(image_processor=DualEncoderImageProcessor(size=64),
+                                     tokenizer=AutoTokenizer.from_pretrained(tiny_text_encoder), max_length=32)
+    recorder = GradientRecorder()
+    trainer = PricerTrainer(
+        model=model,
+        args=PricerTrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none", save_strategy="no",
+                                     num_train_epochs=3, per_device_train_batch_size=8, disable_tqdm=True,
+                                     module_learning_rates={"image_encoder": 1e-4, "text_encoder": 2e-5}),
+        train_dataset=items,
+        data_collator=DualEncoderCollator(processor),
+        callbacks=[FreezeWarmupCallback({"image_encoder": 1, "text_encoder": 2}), recorder],
+    )
+    trainer.train()
+    by_epoch = {}
+    for epoch, has_grad in recorder.steps:
+        by_epoch.setdefault(epoch, []).append(has_grad)
+    expected = {  # epoch → (image encoder trains, text encoder trains)
+        0: (False, False),
+        1: (True, False),
+        2: (True, True),
+    }
+    for epoch, (image_trains, text_trains) in expected.items():
+        for has_grad in by_epoch[epoch]:
+            assert has_grad == {"image_encoder": image_trains, "text_encoder": text_trains, "head": True}, epoch
