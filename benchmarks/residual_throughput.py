@@ -247,7 +247,7 @@ def run_trainer(train_items, stats, variant, args, steps, output_dir):
         "optimizer": optimizer_name,
         "optimizer_fused": defaults.get("fused"),
         "optimizer_foreach": defaults.get("foreach"),
-        "final_train_loss": output.training_loss,
+        "train_loss_mean": output.training_loss,
     }
     del trainer, model
     return timer.step_ends, info
@@ -269,6 +269,26 @@ def matmul_peak(dtype, n=4096, reps=5):
     return {"best_gflops": flops / min(times) / 1e9, "median_gflops": flops / statistics.median(times) / 1e9, "reps": reps}
 
 
+def cast_costs(numel, reps=3):
+    """Seconds to cast `numel` fp32 values to bf16 and back into NEW tensors (what autocast does with the weights
+    every step), and to allocate-and-fill one fp32 tensor of that size (first-touch page-fault cost)."""
+    source = torch.ones(numel, dtype=torch.float32)
+    half = source.to(torch.bfloat16)
+    out = {}
+    for name, fn in (("fp32_to_bf16_s", lambda: source.to(torch.bfloat16)), ("bf16_to_fp32_s", lambda: half.to(torch.float32)),
+                     ("alloc_fill_fp32_s", lambda: torch.full((numel,), 1.0))):
+        times = []
+        for _ in range(reps):
+            start = time.perf_counter()
+            result = fn()
+            times.append(time.perf_counter() - start)
+            del result
+        out[name] = min(times)
+    out["numel"] = numel
+    del source, half
+    return out
+
+
 def step_flops(batch, num_features, hidden, num_layers, input_width):
     """Brief's convention: 6 x batch x (input_width*H + 2(L-2)H^2 + H) FLOPs per training step.
 
@@ -287,7 +307,9 @@ VARIANTS = [
     dict(name="trainer_bf16_dense", label="PricerTrainer bf16 autocast dense, adamw_torch", batch=64, bf16=True, sparse=False, optim="adamw_torch"),
     dict(name="trainer_bf16_sparse", label="PricerTrainer bf16 autocast sparse input, adamw_torch", batch=64, bf16=True, sparse=True, optim="adamw_torch"),
     dict(name="trainer_bf16_sparse_fused", label="PricerTrainer bf16 autocast sparse input, adamw_torch_fused", batch=64, bf16=True, sparse=True, optim="adamw_torch_fused"),
+    dict(name="trainer_bf16_dense_fused", label="PricerTrainer bf16 autocast dense, adamw_torch_fused", batch=64, bf16=True, sparse=False, optim="adamw_torch_fused"),
     dict(name="trainer_bf16_sparse_fused_b256", label="PricerTrainer bf16 sparse fused, batch 256 (CHANGES training dynamics)", batch=256, bf16=True, sparse=True, optim="adamw_torch_fused"),
+    dict(name="seed_loop_repeat", label="seed 002 plain loop, measured again (run-to-run check)", batch=64, bf16=False, sparse=False, optim="torch-default"),
     # Phase "malloc-tuned": after mallopt(M_MMAP_MAX=0, M_TRIM_THRESHOLD=2**31-1, M_TOP_PAD=1 GiB), so that
     # large tensors (weight gradients, autocast weight copies) reuse heap memory instead of fresh mmap'd pages.
     dict(name="tuned_seed_loop", label="seed 002 plain loop, malloc-tuned", batch=64, bf16=False, sparse=False, optim="torch-default", malloc="tuned"),
@@ -321,7 +343,8 @@ def measure_variant(variant, args, malloc_phase, peaks, X_train, y_train_norm, i
     try:
         if variant["optim"] == "torch-default":
             samples, losses = run_seed_loop(X_train, y_train_norm, args, steps, batch_size=variant["batch"])
-            info = {"optimizer": "AdamW", "optimizer_fused": None, "optimizer_foreach": None, "final_train_loss": losses[-1]}
+            info = {"optimizer": "AdamW", "optimizer_fused": None, "optimizer_foreach": None,
+                    "train_loss_mean": float(np.mean(losses)), "train_loss_last": losses[-1]}
         else:
             samples, info = run_trainer(items, stats, variant, args, steps, os.path.join(tmp, variant["name"]))
     except Exception as exc:  # a variant that cannot run here (e.g. torch.compile without a compiler)
@@ -451,7 +474,7 @@ def main(argv=None):
                 wait_for_quiet()
             for attempt in range(args.retries + 1):
                 first = cpu_sample()
-                peaks[phase] = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+                peaks[phase] = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16), "casts": cast_costs(n_params)}
                 peaks[phase]["foreign_cpu_share"] = foreign_cpu_share(first, cpu_sample())
                 if peaks[phase]["foreign_cpu_share"] <= args.max_foreign:
                     break
@@ -471,10 +494,13 @@ def main(argv=None):
                     if "error" in row or not contended or attempt == args.retries:
                         break
                     print(f"  {variant['name']}: only {row['clean_steps']} steps without other processes; measuring again", flush=True)
-                    discarded.append({k: row.get(k) for k in ("samples_per_s", "clean_steps", "foreign_cpu_share", "window_samples_per_s")})
+                    discarded.append({k: row.get(k) for k in ("samples_per_s", "clean_steps", "foreign_cpu_share", "window_samples_per_s", "variant_wall_s")})
                 row["discarded_contended_attempts"] = discarded
                 results.append(row)
-    seed_rates = {row["malloc"]: row["samples_per_s"] for row in results if row["optim"] == "torch-default" and "samples_per_s" in row}
+    seed_rates = {}
+    for row in results:
+        if row["optim"] == "torch-default" and "samples_per_s" in row:
+            seed_rates.setdefault(row["malloc"], row["samples_per_s"])
     for row in results:
         if "samples_per_s" not in row:
             continue
@@ -557,6 +583,14 @@ def render_markdown(meta, results):
             f"{peak['fp32']['best_gflops']:.0f} GFLOP/s, bf16 {peak['bf16']['best_gflops']:.0f} GFLOP/s "
             f"(bf16/fp32 = {peak['bf16']['best_gflops'] / peak['fp32']['best_gflops']:.2f})"
         )
+        if "casts" in peak:
+            c = peak["casts"]
+            lines.append(
+                f"- cost of new tensors the size of the model ({c['numel']:,} values), {phase} malloc: fp32->bf16 cast "
+                f"{c['fp32_to_bf16_s']:.2f} s, bf16->fp32 cast {c['bf16_to_fp32_s']:.2f} s, allocate+fill fp32 "
+                f"{c['alloc_fill_fp32_s']:.2f} s (autocast casts every weight to bf16 in forward and every weight "
+                "gradient back to fp32 in backward, every step)"
+            )
     if m.get("malloc_tuning"):
         lines.append(f"- malloc-tuned rows: glibc `mallopt` {m['malloc_tuning']} applied in-process before them (see notes)")
     lines += [
@@ -586,7 +620,50 @@ def render_markdown(meta, results):
         "FLOPs.",
         "",
     ]
+    lines += verdict(meta, results)
     return "\n".join(lines)
+
+
+def verdict(meta, results, target=4.0):
+    ok = [r for r in results if "ratio_vs_seed" in r and r["optim"] != "torch-default"]
+    seeds = [r for r in results if r["optim"] == "torch-default" and "samples_per_s" in r]
+    if not ok or not seeds:
+        return []
+
+    def best(rows):
+        return max(rows, key=lambda r: r["samples_per_s"]) if rows else None
+
+    def says(row):
+        if row is None:
+            return "not measured"
+        met = "MET" if row["ratio_vs_seed"] >= target else "NOT met"
+        return f"{row['label']}: {row['samples_per_s']:.1f} samples/s = **{row['ratio_vs_seed']:.2f}x** ({met})"
+
+    default_b64 = best([r for r in ok if r["batch"] == 64 and r["malloc"] == "default"])
+    any_b64 = best([r for r in ok if r["batch"] == 64])
+    overall = best(ok)
+    peaks = meta["peaks"].get("default") or next(iter(meta["peaks"].values()))
+    ratio = peaks["bf16"]["best_gflops"] / peaks["fp32"]["best_gflops"]
+    seed = seeds[0]
+    lines = [
+        f"## Verdict: target >= {target:g}x the seed loop's samples/s",
+        "",
+        f"- batch 64, PricerTrainer flags only (default process): {says(default_b64)}",
+        f"- batch 64, with the in-process malloc tuning: {says(any_b64)}"
+        + (f"; {any_b64['ratio_vs_seed_same_malloc']:.2f}x against the seed loop under the same malloc tuning"
+           if any_b64 and "ratio_vs_seed_same_malloc" in any_b64 else ""),
+        f"- any batch: {says(overall)}" + (" -- a larger batch means fewer optimizer steps per epoch: the training dynamics "
+                                          "change (learning rate and schedule would need retuning), so it is not the same training run"
+                                          if overall and overall["batch"] != 64 else ""),
+        f"- seed loop, run to run: " + ", ".join(f"{r['label']} {r['samples_per_s']:.1f} samples/s ({r['malloc']} malloc)" for r in seeds),
+        f"- bound at equal batch: the bf16/fp32 peak matmul ratio is {ratio:.2f}, so moving the matmuls to bf16 can at most "
+        f"speed the matmul part up {ratio:.2f}x; the seed loop reaches {seed['pct_of_peak']:.0f}% of the fp32 peak, i.e. "
+        f"about {100 - seed['pct_of_peak']:.0f}% of its step is not matmul time (optimizer, gradient clipping, memory "
+        "allocation/page faults, LayerNorm, data). Any speed-up beyond the peak ratio has to come from that non-matmul part "
+        "(fused AdamW, fewer fresh allocations) or from a larger batch.",
+        "",
+    ]
+    return lines
 
 
 if __name__ == "__main__":
