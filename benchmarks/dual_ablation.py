@@ -335,6 +335,10 @@ def _fmt(value, spec):
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
 
 
+def _share(value):
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.0f}%"
+
+
 def _metric_table(rows, time_column=False):
     head = "| model | SMAPE (%) | MAE ($) | hit rate (%) | RMSLE | R² |" + (" train time (s) |" if time_column else "")
     rule = "|---|---:|---:|---:|---:|---:|" + ("---:|" if time_column else "")
@@ -361,7 +365,7 @@ def render_markdown(payload):
         "",
         "- commands (from the repo root; each budget is one run, later ones added with `--append`):",
         *[f"  - `{b['command']}` ({b['date']}, {b['runtime_s'] / 60:.1f} min, other processes used "
-          f"{100 * b['foreign_cpu_share']:.0f}% of the machine's CPU time meanwhile)" for b in budgets],
+          f"{_share(b.get('foreign_cpu_share'))} of the machine's CPU time meanwhile)" for b in budgets],
         f"- torch {meta['torch']}, transformers {meta['transformers']}, timm {meta['timm']}, Python {meta['python']}; "
         f"{meta['cpu']}, {meta['cpu_count']} CPU cores, torch threads {meta['torch_threads']}; times are wall-clock "
         "on a shared machine",
@@ -389,17 +393,17 @@ def render_markdown(payload):
         "",
         "## Every budget (validation split: selection; test split: report)",
         "",
-        "| budget | settings | variant | steps | train time (s) | best epoch | val SMAPE per epoch | val SMAPE | test SMAPE | test MAE | test hit rate | test R² |",
-        "|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|",
+        "| budget | settings | variant | steps | train time (s) | other processes' CPU share | best epoch | val SMAPE per epoch | val SMAPE | test SMAPE | test MAE | test hit rate | test R² |",
+        "|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|",
     ]
     for b in budgets:
         missing = [v for v in b.get("variants_requested", []) if v not in {r["variant"] for r in b["results"]}]
         if missing:
-            lines.append(f"| {b['name']} | {_budget_text(b['settings'])} | not run (time budget): {', '.join(missing)} | | | | | | | | | |")
+            lines.append(f"| {b['name']} | {_budget_text(b['settings'])} | not run (time budget): {', '.join(missing)} | | | | | | | | | | |")
         for r in b["results"]:
             lines.append(
                 f"| {b['name']} | {_budget_text(b['settings'])} | {r['variant']} | {r['steps']} | {r['train_s']:.0f} | "
-                f"{r['best_epoch']} | " + " ".join(f"{c['smape']:.1f}" for c in r["curve"]) +
+                f"{_share(r.get('foreign_cpu_share'))} | {r['best_epoch']} | " + " ".join(f"{c['smape']:.1f}" for c in r["curve"]) +
                 f" | {r['val']['smape']:.2f} | {r['test']['smape']:.2f} | {r['test']['mae']:.2f} | "
                 f"{r['test']['hit_rate']:.1f} | {r['test']['r2']:.3f} |"
             )
