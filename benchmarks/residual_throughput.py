@@ -73,13 +73,16 @@ def foreign_cpu_share(first, last):
 def wait_for_quiet(threshold=0.10, max_wait=120.0, probe=2.0):
     """Wait (up to `max_wait` s) until other processes use < `threshold` of the CPUs; returns the last share."""
     deadline = time.perf_counter() + max_wait
+    probes = 0
     while True:
         first = cpu_sample()
         time.sleep(probe)
         share = foreign_cpu_share(first, cpu_sample())
         if not share > threshold or time.perf_counter() > deadline:
             return share
-        print(f"  machine busy ({100 * share:.0f}% of the CPUs used by other processes), waiting...", flush=True)
+        if probes % 15 == 0:
+            print(f"  machine busy ({100 * share:.0f}% of the CPUs used by other processes), waiting...", flush=True)
+        probes += 1
 
 
 def tune_malloc():
@@ -227,6 +230,7 @@ def run_trainer(train_items, stats, variant, args, steps, output_dir):
         disable_tqdm=True,
         seed=42,
         dataloader_num_workers=0,
+        dataloader_drop_last=True,  # every timed step carries a full batch (1600 items = 6.25 batches of 256)
     )
     timer = StepTimer()
     trainer = hf_pricer.PricerTrainer(
