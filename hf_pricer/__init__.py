@@ -10,7 +10,7 @@ from . import pretrained
 
 from .data import SkipReport, clean_items, generate_catalog, load_items, log_price_statistics
 from .metrics import EVALUATE_METRIC_PATH, compute_metrics, price_metrics, smape
-from .modeling_utils import PriceRegressionOutput, price_loss
+from .modeling_utils import PriceModelMixin, PriceRegressionOutput, PricerLossMixin, price_loss
 from .models import (
     DualEncoderCollator,
     DualEncoderConfig,
@@ -52,7 +52,9 @@ __all__ = [
     "DualEncoderProcessor",
     "EVALUATE_METRIC_PATH",
     "FreezeWarmupCallback",
+    "PriceModelMixin",
     "PriceRegressionOutput",
+    "PricerLossMixin",
     "PricerTrainer",
     "PricerTrainingArguments",
     "ResidualRegressorCollator",

@@ -1,8 +1,11 @@
-"""Pieces every price model shares: its output type and its training losses.
+"""Pieces the models share: the loss protocol of `PricerTrainer`, and the price models' output and losses.
 
-Price models predict ``log_price = log1p(price)``. Labels are prices in dollars. The losses are
-written once here and used both by a model's ``forward`` (when ``labels`` are passed) and by
-:class:`hf_pricer.trainer.PricerTrainer.compute_loss`.
+Every hf_pricer model implements :class:`PricerLossMixin`: `PricerTrainer.compute_loss` asks the model
+for the *summed* loss of a micro-batch and divides it by the item count of the whole accumulated (and
+gathered) batch, so gradient accumulation is exact whatever the model.
+
+Price models predict ``log_price = log1p(price)``. Labels are prices in dollars. Their losses are
+written once here and used both by a model's ``forward`` (when ``labels`` are passed) and by the Trainer.
 """
 
 from __future__ import annotations
@@ -35,6 +38,36 @@ class PriceRegressionOutput(ModelOutput):
     loss: torch.FloatTensor | None = None
     predictions: torch.FloatTensor | None = None
     log_price: torch.FloatTensor | None = None
+
+
+class PricerLossMixin:
+    """The loss protocol `PricerTrainer` trains a model with.
+
+    - `loss_sum(outputs, labels)`: the loss of one micro-batch, summed (not averaged) over its items;
+    - `num_loss_items(labels)`: how many items that sum runs over (rows by default; a sequence model
+      counts its non-padding label tokens).
+
+    The Trainer divides the sum by the item count of the whole accumulated batch. A model's `forward`
+    still returns the mean loss when it is given `labels`, for use without the Trainer.
+    """
+
+    def num_loss_items(self, labels: torch.Tensor) -> int:
+        return labels.shape[0]
+
+    def loss_sum(self, outputs: ModelOutput, labels: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError(f"{type(self).__name__} must implement `loss_sum(outputs, labels)`")
+
+
+class PriceModelMixin(PricerLossMixin):
+    """`PricerLossMixin` for price models: `config.loss_type` on `outputs.log_price` against prices."""
+
+    def num_loss_items(self, labels: torch.Tensor) -> int:
+        return labels.numel()
+
+    def loss_sum(self, outputs: ModelOutput, labels: torch.Tensor) -> torch.Tensor:
+        config = self.config
+        mean, std = getattr(config, "log_price_mean", 0.0), getattr(config, "log_price_std", 1.0)
+        return price_loss(outputs.log_price, labels, config.loss_type, mean, std, reduction="sum")
 
 
 def check_loss_type(loss_type: str) -> str:

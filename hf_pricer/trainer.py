@@ -2,12 +2,12 @@
 
 What it adds to `transformers.Trainer`:
 
-- **Price losses in `compute_loss`.** The model returns `log_price`; the loss named by the model's
-  `config.loss_type` (SMAPE, L1/Huber/MSE on the standardized log price, see
-  :func:`hf_pricer.modeling_utils.price_loss`) is computed here. It is summed over the micro-batch and
-  divided by the number of labelled items in the *whole* accumulated (and, across processes,
-  gathered) batch, so gradient accumulation 4 × 8 gives exactly the gradient of one batch of 32,
-  also when the last micro-batch is short.
+- **Exact losses in `compute_loss`.** The model's summed micro-batch loss
+  (:class:`hf_pricer.modeling_utils.PricerLossMixin`; for price models the loss named by
+  `config.loss_type`: SMAPE, L1/Huber/MSE on the standardized log price) is divided by the number of
+  loss items in the *whole* accumulated (and, across processes, gathered) batch, so gradient
+  accumulation 4 × 8 gives exactly the gradient of one batch of 32, also when the last micro-batch
+  is short.
 - **Per-module learning rates** (`module_learning_rates={"image_encoder": 1e-4, ...}`), every other
   parameter at `learning_rate`. Frozen parameters stay in the optimizer so they can be unfrozen later.
 - **`FreezeWarmupCallback`**: modules frozen until a given epoch (seed 000 trains only the fusion
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
-from .modeling_utils import price_loss
+from .modeling_utils import PricerLossMixin
 
 logger = logging.getLogger(__name__)
 
@@ -115,26 +115,35 @@ class PricerTrainer(Trainer):
                 break
         num_items = None
         if batch_samples and all("labels" in batch for batch in batch_samples):
-            num_items = torch.tensor(sum(batch["labels"].numel() for batch in batch_samples), device=device)
+            model = self._loss_model(self.model)
+            count = sum(int(model.num_loss_items(batch["labels"])) for batch in batch_samples)
+            num_items = torch.tensor(count, device=device)
             if self.args.world_size > 1:
                 num_items = self.accelerator.gather(num_items).sum()
         return batch_samples, num_items
+
+    def _loss_model(self, model) -> PricerLossMixin:
+        model = self.accelerator.unwrap_model(model)
+        if not isinstance(model, PricerLossMixin):
+            raise TypeError(
+                f"PricerTrainer trains models that implement `hf_pricer.modeling_utils.PricerLossMixin`; "
+                f"{type(model).__name__} does not"
+            )
+        return model
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs.pop("labels", None)
         outputs = model(**inputs)
         if labels is None:
             if model.training:
-                raise ValueError("PricerTrainer needs `labels` (prices) in every training batch")
+                raise ValueError("PricerTrainer needs `labels` in every training batch")
             return (None, outputs) if return_outputs else None
-        config = self.accelerator.unwrap_model(model).config
-        mean = getattr(config, "log_price_mean", 0.0)
-        std = getattr(config, "log_price_std", 1.0)
+        loss_model = self._loss_model(model)
+        loss = loss_model.loss_sum(outputs, labels)
         if num_items_in_batch is None:
-            loss = price_loss(outputs.log_price, labels, config.loss_type, mean, std, reduction="mean")
+            loss = loss / max(int(loss_model.num_loss_items(labels)), 1)
         else:
-            loss = price_loss(outputs.log_price, labels, config.loss_type, mean, std, reduction="sum")
-            loss = loss / num_items_in_batch.to(loss.device)
+            loss = loss / num_items_in_batch.to(loss.device).clamp(min=1)
             if self.args.world_size > 1:
                 # DDP averages gradients over processes; the count above is already the global one.
                 loss = loss * self.args.world_size

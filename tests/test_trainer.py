@@ -203,6 +203,24 @@ def test_training_batch_without_labels_is_an_error(tmp_path):
         trainer.train()
 
 
+class PlainResidual(torch.nn.Module):
+    """A model that does not implement the loss protocol."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner = model()
+        self.config = self.inner.config
+
+    def forward(self, **inputs):
+        return self.inner(**inputs)
+
+
+def test_model_without_the_loss_protocol_is_an_error(tmp_path):
+    trainer = trainer_for(tmp_path, items(8), train_model=PlainResidual(), max_steps=1)
+    with pytest.raises(TypeError, match="PricerLossMixin"):
+        trainer.train()
+
+
 @pytest.mark.multiprocess
 def test_two_processes_match_one_process(tmp_path):
     """2 processes × batch 4 × accumulation 2 take the same step as 1 process × batch 16 (gloo, CPU)."""

@@ -24,7 +24,7 @@ from transformers import AutoConfig, AutoModel, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import can_return_tuple
 
-from hf_pricer.modeling_utils import PriceRegressionOutput, price_loss
+from hf_pricer.modeling_utils import PriceModelMixin, PriceRegressionOutput, price_loss
 
 from .configuration_dual_encoder import DualEncoderConfig
 
@@ -91,7 +91,7 @@ def _feature_map_positions(features: torch.Tensor, channels: int) -> torch.Tenso
     return features.flatten(1, 2)
 
 
-class DualEncoderPreTrainedModel(PreTrainedModel):
+class DualEncoderPreTrainedModel(PriceModelMixin, PreTrainedModel):
     config_class = DualEncoderConfig
     base_model_prefix = "dual_encoder"
     main_input_name = "input_ids"

@@ -13,7 +13,7 @@ from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import can_return_tuple
 
-from hf_pricer.modeling_utils import PriceRegressionOutput, price_loss
+from hf_pricer.modeling_utils import PriceModelMixin, PriceRegressionOutput, price_loss
 
 from .configuration_residual import ResidualRegressorConfig
 
@@ -55,7 +55,7 @@ class ResidualBlock(nn.Module):
         return F.relu(hidden_states + self.block(hidden_states))
 
 
-class ResidualRegressorPreTrainedModel(PreTrainedModel):
+class ResidualRegressorPreTrainedModel(PriceModelMixin, PreTrainedModel):
     config_class = ResidualRegressorConfig
     base_model_prefix = "residual"
     main_input_name = "input_features"
