@@ -1,13 +1,15 @@
-"""Argument parsing shared by the recipes: `HfArgumentParser` dataclasses from a YAML/JSON file and/or flags."""
+"""What the recipes share: arguments from a YAML/JSON file and/or flags, and the common start of a run."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 
+import transformers
 import yaml
-from transformers import HfArgumentParser
+from transformers import HfArgumentParser, set_seed
 
 
 def _config_to_flags(config: dict) -> list[str]:
@@ -47,3 +49,13 @@ def parse_recipe_args(dataclass_types, default_config: str | None = None, args: 
         args = _config_to_flags(load_config_file(default_config)) + args
     parser = HfArgumentParser(dataclass_types)
     return parser.parse_args_into_dataclasses(args=args)
+
+
+def setup_recipe(training_args, streaming: bool = False) -> None:
+    """Logging, verbosity and seed for a recipe run; a streamed dataset needs `max_steps`."""
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    if training_args.should_log:
+        transformers.utils.logging.set_verbosity_info()
+    set_seed(training_args.seed)
+    if streaming and training_args.max_steps <= 0:
+        raise ValueError("a streamed dataset has no length: pass --max_steps")

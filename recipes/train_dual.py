@@ -11,11 +11,10 @@ import logging
 import os
 from dataclasses import dataclass, field
 
-import transformers
-from transformers import AutoTokenizer, EarlyStoppingCallback, set_seed
+from transformers import AutoTokenizer, EarlyStoppingCallback
 
 import hf_pricer
-from hf_pricer.cli import parse_recipe_args
+from hf_pricer.cli import parse_recipe_args, setup_recipe
 from hf_pricer.data import item_splits, load_items, log_price_statistics
 
 CPU_PRESET = os.path.join(os.path.dirname(__file__), "configs", "dual_cpu.yaml")
@@ -106,21 +105,13 @@ def build_processor(model_args, data_args, model):
 
 def main(args=None):
     model_args, data_args, strategy, training_args = parse_recipe_args(ARGUMENT_TYPES, CPU_PRESET, args)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    if training_args.should_log:
-        transformers.utils.logging.set_verbosity_info()
-    set_seed(training_args.seed)
-    if data_args.streaming and training_args.max_steps <= 0:
-        raise ValueError("a streamed dataset has no length: pass --max_steps")
+    setup_recipe(training_args, streaming=data_args.streaming)
 
     items = load_items(data_args.dataset, streaming=data_args.streaming, test_size=data_args.test_size,
                        catalog_size=data_args.catalog_size, with_images=True, image_size=model_args.image_size,
                        seed=training_args.seed)
-    train_items, eval_items = item_splits(items)
-    if data_args.max_train_samples is not None:
-        train_items = train_items.take(data_args.max_train_samples)
-    if eval_items is not None and data_args.max_eval_samples is not None:
-        eval_items = eval_items.take(data_args.max_eval_samples)
+    train_items, eval_items = item_splits(items, max_train_samples=data_args.max_train_samples,
+                                          max_eval_samples=data_args.max_eval_samples)
 
     model = build_model(model_args, *log_price_statistics(train_items))
     processor = build_processor(model_args, data_args, model)

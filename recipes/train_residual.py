@@ -11,11 +11,8 @@ import logging
 import os
 from dataclasses import dataclass, field
 
-import transformers
-from transformers import set_seed
-
 import hf_pricer
-from hf_pricer.cli import parse_recipe_args
+from hf_pricer.cli import parse_recipe_args, setup_recipe
 from hf_pricer.data import item_splits, load_items, log_price_statistics
 
 CPU_PRESET = os.path.join(os.path.dirname(__file__), "configs", "residual_cpu.yaml")
@@ -49,20 +46,12 @@ ARGUMENT_TYPES = (ModelArguments, DataArguments, hf_pricer.PricerTrainingArgumen
 
 def main(args=None):
     model_args, data_args, training_args = parse_recipe_args(ARGUMENT_TYPES, CPU_PRESET, args)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    if training_args.should_log:
-        transformers.utils.logging.set_verbosity_info()
-    set_seed(training_args.seed)
-    if data_args.streaming and training_args.max_steps <= 0:
-        raise ValueError("a streamed dataset has no length: pass --max_steps")
+    setup_recipe(training_args, streaming=data_args.streaming)
 
     items = load_items(data_args.dataset, streaming=data_args.streaming, test_size=data_args.test_size,
                        catalog_size=data_args.catalog_size, seed=training_args.seed)
-    train_items, eval_items = item_splits(items)
-    if data_args.max_train_samples is not None:
-        train_items = train_items.take(data_args.max_train_samples)
-    if eval_items is not None and data_args.max_eval_samples is not None:
-        eval_items = eval_items.take(data_args.max_eval_samples)
+    train_items, eval_items = item_splits(items, max_train_samples=data_args.max_train_samples,
+                                          max_eval_samples=data_args.max_eval_samples)
 
     processor = hf_pricer.ResidualRegressorProcessor(n_features=model_args.num_features, text_fields=data_args.text_fields)
     if model_args.model_name_or_path:

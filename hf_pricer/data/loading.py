@@ -228,9 +228,22 @@ def log_price_statistics(dataset: Dataset | IterableDataset, max_items: int | No
     return mean, (std if std > 0 else 1.0)
 
 
-def item_splits(dataset_dict: Mapping, eval_preference: tuple[str, ...] = ("validation", "test")):
-    """`(train, eval)` splits of a loaded dataset dict; `eval` is the first of `eval_preference` present."""
+def item_splits(
+    dataset_dict: Mapping,
+    eval_preference: tuple[str, ...] = ("validation", "test"),
+    max_train_samples: int | None = None,
+    max_eval_samples: int | None = None,
+):
+    """`(train, eval)` splits of a loaded dataset dict; `eval` is the first of `eval_preference` present.
+
+    `max_train_samples` / `max_eval_samples` keep the first rows of each split (map-style or streamed).
+    """
     if "train" not in dataset_dict:
         raise KeyError(f"no 'train' split; available: {sorted(dataset_dict)}")
+    train_split = dataset_dict["train"]
     eval_split = next((dataset_dict[name] for name in eval_preference if name in dataset_dict), None)
-    return dataset_dict["train"], eval_split
+    if max_train_samples is not None:
+        train_split = train_split.take(max_train_samples)
+    if eval_split is not None and max_eval_samples is not None:
+        eval_split = eval_split.take(max_eval_samples)
+    return train_split, eval_split
