@@ -1,18 +1,48 @@
 """Item data: the shared schema, loaders (Hub, local files, synthetic catalog) and bad-row accounting."""
 
 from .catalog import generate_catalog
+from .entities import (
+    ALLOWED_UNITS,
+    ENTITY_NAMES,
+    ENTITY_UNIT_MAP,
+    EntityValueError,
+    EntityValueReport,
+    ParsedEntityValue,
+    SanityCheckError,
+    check_prediction,
+    entity_f1,
+    format_prediction,
+    normalize_entity_value,
+    normalize_entity_values,
+    parse_entity_value,
+    sanity_check,
+)
 from .loading import clean_items, item_splits, load_items, load_local_items, log_price_statistics
 from .schema import ITEM_COLUMNS, SkipReport, normalize_item, parse_price
 
 __all__ = [
+    "ALLOWED_UNITS",
+    "ENTITY_NAMES",
+    "ENTITY_UNIT_MAP",
     "ITEM_COLUMNS",
+    "EntityValueError",
+    "EntityValueReport",
+    "ParsedEntityValue",
+    "SanityCheckError",
     "SkipReport",
+    "check_prediction",
     "clean_items",
+    "entity_f1",
+    "format_prediction",
     "generate_catalog",
     "item_splits",
     "load_items",
     "load_local_items",
     "log_price_statistics",
+    "normalize_entity_value",
+    "normalize_entity_values",
     "normalize_item",
+    "parse_entity_value",
     "parse_price",
+    "sanity_check",
 ]

@@ -73,8 +73,8 @@ Columns
 ``with_images=False``), ``details`` (JSON of the text-visible attributes), ``entity_name``,
 ``entity_value`` and the ground-truth factors ``attr_*``.
 
-``entity_value`` is ``f"{float(value)} {unit}"`` with the challenge's full unit name, i.e. Python's
-``repr`` of the float: "2.5 kilogram", "500.0 millilitre", "12.0 volt", "0.25 gallon".
+``entity_value`` is the canonical challenge answer (``entities.format_prediction``: the float's shortest
+decimal and the full unit name): "2.5 kilogram", "500.0 millilitre", "12.0 volt", "0.25 gallon".
 The label in the image uses a common abbreviation and compact number (``f"{value:g}"``):
 "2.5 kg", "500 ml", "12 V".
 """
@@ -88,6 +88,8 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+
+from .entities import format_prediction, parse_entity_value
 
 __all__ = [
     "CATEGORIES",
@@ -104,17 +106,6 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 # Vocabulary
 # --------------------------------------------------------------------------------------------
-
-#: Allowed units for each entity (Amazon ML Challenge 2024 names).
-ENTITY_UNITS: dict[str, tuple[str, ...]] = {
-    "item_weight": ("gram", "kilogram", "ounce", "pound"),
-    "item_volume": ("millilitre", "litre", "fluid ounce", "gallon"),
-    "voltage": ("volt",),
-    "wattage": ("watt", "kilowatt"),
-    "width": ("centimetre", "inch", "millimetre"),
-    "height": ("centimetre", "inch", "millimetre"),
-    "depth": ("centimetre", "inch", "millimetre"),
-}
 
 #: Abbreviation printed on the image label for each unit.
 UNIT_ABBREVIATIONS: dict[str, str] = {
@@ -467,6 +458,16 @@ CATEGORIES: dict[str, dict[str, Any]] = {
     },
 }
 
+#: The units the catalog draws for each entity: a subset of the challenge's (``entities.ENTITY_UNIT_MAP``).
+ENTITY_UNITS: dict[str, tuple[str, ...]] = {
+    entity: tuple(
+        dict.fromkeys(
+            unit for spec in CATEGORIES.values() if entity in dict(spec["entities"]) for unit in spec["units"]
+        )
+    )
+    for entity in dict.fromkeys(entity for spec in CATEGORIES.values() for entity, _ in spec["entities"])
+}
+
 _BRANDS: dict[str, list[str]] = {
     "budget": ["ValuMart", "EconoLine", "Basix", "Thriftwell", "SaveRite"],
     "standard": ["Acme", "Northfield", "HomeCraft", "Everly", "Brightway"],
@@ -585,12 +586,6 @@ def catalog_features(with_images: bool = True):
         }
     )
     return Features(columns)
-
-
-def parse_entity_value(entity_value: str) -> tuple[float, str]:
-    """Split ``"2.5 kilogram"`` into ``(2.5, "kilogram")`` (units may contain a space)."""
-    number, _, unit = entity_value.strip().partition(" ")
-    return float(number), unit
 
 
 # --------------------------------------------------------------------------------------------
@@ -763,7 +758,7 @@ def _sample_row(seed: int, i: int) -> tuple[dict[str, Any], dict[str, Any]]:
         "price": price,
         "details": details,
         "entity_name": entity_name,
-        "entity_value": f"{float(quantity)} {unit}",
+        "entity_value": format_prediction(quantity, unit),
         "attr_brand": brand,
         "attr_brand_tier": tier,
         "attr_product_type": noun,
