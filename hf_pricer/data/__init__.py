@@ -1,6 +1,7 @@
 """Item data: the shared schema, loaders (Hub, local files, synthetic catalog) and bad-row accounting."""
 
 from .catalog import generate_catalog
+from .challenge import DownloadReport, download_images, load_challenge_dataset, read_challenge_csv
 from .entities import (
     ALLOWED_UNITS,
     ENTITY_NAMES,
@@ -25,6 +26,7 @@ __all__ = [
     "ENTITY_NAMES",
     "ENTITY_UNIT_MAP",
     "ITEM_COLUMNS",
+    "DownloadReport",
     "EntityValueError",
     "EntityValueReport",
     "ParsedEntityValue",
@@ -32,10 +34,12 @@ __all__ = [
     "SkipReport",
     "check_prediction",
     "clean_items",
+    "download_images",
     "entity_f1",
     "format_prediction",
     "generate_catalog",
     "item_splits",
+    "load_challenge_dataset",
     "load_items",
     "load_local_items",
     "log_price_statistics",
@@ -44,5 +48,6 @@ __all__ = [
     "normalize_item",
     "parse_entity_value",
     "parse_price",
+    "read_challenge_csv",
     "sanity_check",
 ]

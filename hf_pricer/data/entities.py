@@ -309,9 +309,6 @@ class EntityValueReport(SkipReport):
     `kept` counts parsed labels (empty ones included), `examples[reason]` lists offending labels.
     """
 
-    message = "unparseable entity value in row {row_id}: {reason}"
-    progress = "{count} entity values unparseable so far for {kind}"
-
     def __init__(self, name: str = "entity values", log_first: int = 5, n_examples: int = 5):
         super().__init__(name=name, log_first=log_first)
         self.n_examples = n_examples

@@ -44,11 +44,20 @@ DEFAULT_MAX_BYTES = 30 * 2**20
 IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "AVIF")
 
 _CHUNK = 2**16
+_RETRYABLE_HTTP = (408, 425, 429)
 _WHITE = (255, 255, 255, 255)
 
 
 class _Rejected(Exception):
     """Internal: carries the reason an image cannot be used."""
+
+
+class DownloadError(_Rejected):
+    """A failed download; `retryable` marks transient failures (timeouts, resets, HTTP 408/429/5xx)."""
+
+    def __init__(self, reason: str, retryable: bool = False):
+        super().__init__(reason)
+        self.retryable = retryable
 
 
 def load_image(
@@ -108,7 +117,7 @@ def _open(value: Any, *, max_bytes: int, timeout: float, formats: tuple[str, ...
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
     elif isinstance(value, str) and value.lower().startswith(("http://", "https://")):
-        data = _download(value, max_bytes=max_bytes, timeout=timeout)
+        data = download(value, max_bytes=max_bytes, timeout=timeout)
     elif isinstance(value, (str, os.PathLike)):
         data = _read_file(value, max_bytes=max_bytes)
     else:
@@ -141,27 +150,31 @@ def _read_file(path: str | os.PathLike, *, max_bytes: int) -> bytes:
         raise _Rejected(f"{UNREADABLE_IMAGE} ({type(error).__name__}: {error})") from None
 
 
-def _download(url: str, *, max_bytes: int, timeout: float) -> bytes:
+def download(url: str, *, max_bytes: int = DEFAULT_MAX_BYTES, timeout: float = 10.0) -> bytes:
+    """The body of `url`, read in chunks with the limits of :func:`load_image`; raises :class:`DownloadError`."""
     request = urllib.request.Request(url, headers={"User-Agent": "hf_pricer"})
     deadline = time.monotonic() + 2 * timeout
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             length = response.headers.get("Content-Length")
             if length is not None and length.isdigit() and int(length) > max_bytes:
-                raise _Rejected(f"{IMAGE_TOO_LARGE} ({int(length)} bytes)")
+                raise DownloadError(f"{IMAGE_TOO_LARGE} ({int(length)} bytes)")
             chunks, received = [], 0
             while chunk := response.read1(_CHUNK):  # one recv per call, so the deadline is checked
                 chunks.append(chunk)
                 received += len(chunk)
                 if received > max_bytes:
-                    raise _Rejected(f"{IMAGE_TOO_LARGE} (more than {max_bytes} bytes)")
+                    raise DownloadError(f"{IMAGE_TOO_LARGE} (more than {max_bytes} bytes)")
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"download took longer than {2 * timeout:g}s")
             return b"".join(chunks)
     except urllib.error.HTTPError as error:
-        raise _Rejected(f"{DOWNLOAD_FAILED} (HTTP {error.code} for {url})") from None
-    except (OSError, ValueError, http.client.HTTPException) as error:  # timeouts, resets, bad URLs/responses
-        raise _Rejected(f"{DOWNLOAD_FAILED} ({type(error).__name__}: {error} for {url})") from None
+        retryable = error.code in _RETRYABLE_HTTP or error.code >= 500
+        raise DownloadError(f"{DOWNLOAD_FAILED} (HTTP {error.code} for {url})", retryable) from None
+    except ValueError as error:  # a malformed URL
+        raise DownloadError(f"{DOWNLOAD_FAILED} ({type(error).__name__}: {error} for {url})") from None
+    except (OSError, http.client.HTTPException) as error:  # timeouts, resets, truncated responses
+        raise DownloadError(f"{DOWNLOAD_FAILED} ({type(error).__name__}: {error} for {url})", True) from None
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -216,6 +229,8 @@ __all__ = [
     "IMAGE_TOO_LARGE",
     "NO_IMAGE",
     "UNREADABLE_IMAGE",
+    "DownloadError",
     "ImageReport",
+    "download",
     "load_image",
 ]

@@ -1,0 +1,332 @@
+"""The Amazon ML Challenge 2024 CSVs as `datasets.Dataset`s, with their images downloaded and cached.
+
+The challenge ships `train.csv` (`index, image_link, group_id, entity_name, entity_value`) and `test.csv` /
+`sample_test.csv` (the same without `entity_value`). :func:`load_challenge_dataset` reads one of them,
+normalises its labels (:func:`~hf_pricer.data.entities.normalize_entity_value`), downloads its images
+(:func:`download_images`) and returns a dataset with the columns
+
+- `index` (int64), `image_link`, `group_id`, `entity_name` (strings), as in the file;
+- `entity_value`: the canonical label (`"500.0 gram"`, `""` for no value); only when the file has labels;
+- `image` (`datasets.Image`): the cached image, or a placeholder when it could not be downloaded or decoded;
+- `image_ok` (bool): False for the placeholder rows.
+
+Rows that cannot be used (malformed or repeated `index`, unknown `entity_name`, unparseable label) are
+skipped and counted by reason in an :class:`~hf_pricer.data.entities.EntityValueReport`; images that cannot
+be had are counted by reason in a :class:`DownloadReport` but keep their row, as the seed does: the answer
+for such a row is still due in the output file.
+
+Downloads run in a thread pool, one request per distinct URL, each with a per-request `timeout`; transient
+failures (timeouts, connection errors, HTTP 408/429/5xx) are retried up to `retries` times after
+`backoff * 2**attempt` seconds. Every image is size-checked and decoded once
+(:func:`~hf_pricer.data.images.load_image`) before it is written to the cache (`cache_dir/<sha256 of URL>`,
+atomically), so the cache holds only usable images and a second run makes no request for them. Permanent
+failures (HTTP 4xx, unreadable or oversized images) are remembered in `<sha256>.failed` and not requested
+again unless `retry_failed=True`; transient ones are tried again on the next run.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import os
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, Literal, NamedTuple
+
+from PIL import Image as PILImage
+
+from .entities import ENTITY_NAMES, EntityValueError, EntityValueReport, normalize_entity_value
+from .images import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_PIXELS,
+    DOWNLOAD_FAILED,
+    DownloadError,
+    ImageReport,
+    download,
+    load_image,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "CHALLENGE_COLUMNS",
+    "DownloadReport",
+    "download_images",
+    "load_challenge_dataset",
+    "read_challenge_csv",
+]
+
+#: Columns every challenge CSV has; training files add `entity_value`.
+CHALLENGE_COLUMNS = ("index", "image_link", "group_id", "entity_name")
+
+MALFORMED_INDEX = "malformed index"
+DUPLICATE_INDEX = "duplicate index"
+UNKNOWN_ENTITY = "unknown entity"
+
+PLACEHOLDER_NAME = "placeholder.png"
+_PLACEHOLDER_SIZE = (100, 100)  # the seed's black 100x100 placeholder
+
+
+class DownloadReport(ImageReport):
+    """Counts images that could not be had, by reason, and the work done to get the others.
+
+    `kept` counts usable images; `cache_hits` those found in the cache, `downloaded` those fetched now,
+    `requests` every HTTP request made (retries included) and `retries` the repeated ones.
+    """
+
+    message = "no image for {row_id}: {reason}"
+    progress = "{count} images missing so far for {kind}"
+
+    def __init__(self, name: str = "image downloads", log_first: int = 5):
+        super().__init__(name=name, log_first=log_first)
+        self.cache_hits = self.downloaded = self.requests = self.retries = 0
+
+    def summary(self) -> str:
+        return (
+            f"{super().summary()}; {self.cache_hits} from the cache, {self.downloaded} downloaded, "
+            f"{self.requests} requests ({self.retries} retries)"
+        )
+
+    def __repr__(self) -> str:
+        return f"DownloadReport({self.summary()})"
+
+
+def _cache_path(cache_dir: str, url: str) -> str:
+    return os.path.join(cache_dir, hashlib.sha256(url.encode("utf-8")).hexdigest())
+
+
+def _write_atomic(path: str, data: bytes) -> None:
+    """Write to a temporary file in the same folder, then rename: readers never see a partial file."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+class _Fetched(NamedTuple):
+    path: str | None  # None when the image could not be had
+    reason: str | None
+    requests: int
+    source: Literal["cache", "download", "local", "failed"]
+
+
+def _fetch(
+    url: str,
+    cache_dir: str,
+    *,
+    timeout: float,
+    retries: int,
+    backoff: float,
+    max_bytes: int,
+    max_pixels: int,
+    retry_failed: bool,
+) -> _Fetched:
+    if not url.lower().startswith(("http://", "https://")):  # a local file is used where it is
+        _, reason = load_image(url, max_bytes=max_bytes, max_pixels=max_pixels)
+        return _Fetched(None, reason, 0, "failed") if reason else _Fetched(url, None, 0, "local")
+    path = _cache_path(cache_dir, url)
+    if os.path.exists(path):
+        return _Fetched(path, None, 0, "cache")
+    if not retry_failed and os.path.exists(path + ".failed"):
+        with open(path + ".failed", encoding="utf-8") as file:
+            return _Fetched(None, file.read(), 0, "failed")
+    for attempt in range(retries + 1):
+        try:
+            data = download(url, max_bytes=max_bytes, timeout=timeout)
+            break
+        except DownloadError as error:
+            if not error.retryable:
+                _write_atomic(path + ".failed", str(error).encode("utf-8"))
+                return _Fetched(None, str(error), attempt + 1, "failed")
+            if attempt == retries:
+                return _Fetched(None, f"{error} (after {attempt + 1} attempts)", attempt + 1, "failed")
+            time.sleep(backoff * 2**attempt)
+    _, reason = load_image(data, max_bytes=max_bytes, max_pixels=max_pixels)
+    if reason is not None:  # permanent: the server answered with something that is not a usable image
+        _write_atomic(path + ".failed", reason.encode("utf-8"))
+        return _Fetched(None, reason, attempt + 1, "failed")
+    _write_atomic(path, data)
+    return _Fetched(path, None, attempt + 1, "download")
+
+
+def download_images(
+    urls: list[str],
+    cache_dir: str | os.PathLike,
+    *,
+    num_workers: int = 16,
+    timeout: float = 10.0,
+    retries: int = 3,
+    backoff: float = 0.5,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    retry_failed: bool = False,
+    report: DownloadReport | None = None,
+) -> tuple[list[str | None], DownloadReport]:
+    """Download `urls` into `cache_dir`; returns the local path of each (None where it failed) and the report.
+
+    Each distinct URL is fetched once. Values that are not `http(s)://` URLs are taken as local files and
+    only checked. See the module docstring for retries, caching and what counts as a failure.
+    """
+    if retries < 0 or timeout <= 0 or backoff < 0 or num_workers < 1:
+        raise ValueError(
+            f"need retries >= 0, timeout > 0, backoff >= 0 and num_workers >= 1; got retries={retries}, "
+            f"timeout={timeout}, backoff={backoff}, num_workers={num_workers}"
+        )
+    cache_dir = os.fspath(cache_dir)
+    os.makedirs(cache_dir, exist_ok=True)
+    report = DownloadReport() if report is None else report
+    unique = list(dict.fromkeys(urls))
+    fetch = partial(
+        _fetch,
+        cache_dir=cache_dir,
+        timeout=timeout,
+        retries=retries,
+        backoff=backoff,
+        max_bytes=max_bytes,
+        max_pixels=max_pixels,
+        retry_failed=retry_failed,
+    )
+    with ThreadPoolExecutor(max_workers=num_workers) as pool:
+        results = dict(zip(unique, pool.map(fetch, unique)))
+    for url in urls:  # counted per row, so that the report matches the dataset
+        fetched = results[url]
+        if fetched.path is None:
+            report.add(fetched.reason or DOWNLOAD_FAILED, row_id=url)
+        else:
+            report.kept += 1
+    for fetched in results.values():  # the work done, per distinct URL
+        report.requests += fetched.requests
+        report.retries += max(fetched.requests - 1, 0)
+        report.cache_hits += fetched.source == "cache"
+        report.downloaded += fetched.source == "download"
+    logger.info("%s", report.summary())
+    return [results[url].path for url in urls], report
+
+
+def placeholder_image(cache_dir: str | os.PathLike) -> str:
+    """The path of the black 100x100 PNG that stands in for missing images (written once, atomically)."""
+    path = os.path.join(os.fspath(cache_dir), PLACEHOLDER_NAME)
+    if not os.path.exists(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        image = PILImage.new("RGB", _PLACEHOLDER_SIZE)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-", suffix=".png")
+        with os.fdopen(fd, "wb") as file:
+            image.save(file, format="PNG")
+        os.replace(tmp, path)
+    return path
+
+
+def read_challenge_csv(
+    path: str | os.PathLike,
+    *,
+    labels: bool | None = None,
+    ranges: Literal["first", "max", "reject"] = "first",
+    report: EntityValueReport | None = None,
+) -> list[dict[str, Any]]:
+    """The usable rows of a challenge CSV, with `index` as int and `entity_value` in canonical form.
+
+    `labels=None` reads labels when the file has an `entity_value` column; `labels=True` requires one.
+    A missing column raises `ValueError`; bad rows are skipped and counted in `report` (see the module).
+    """
+    path = os.fspath(path)
+    report = EntityValueReport(name=os.path.basename(path)) if report is None else report
+    with open(path, newline="", encoding="utf-8-sig") as file:
+        reader = csv.DictReader(file)
+        columns = [c.strip() for c in reader.fieldnames or []]
+        reader.fieldnames = columns
+        if labels is None:
+            labels = "entity_value" in columns
+        required = CHALLENGE_COLUMNS + (("entity_value",) if labels else ())
+        if missing := [c for c in required if c not in columns]:
+            raise ValueError(f"{path}: missing column(s) {missing}; found {columns}")
+        rows, seen = [], set()
+        for line, raw in enumerate(reader, start=2):
+            row_id = f"{os.path.basename(path)}:{line}"
+            try:
+                index = int(raw["index"])
+            except (TypeError, ValueError):
+                report.add(MALFORMED_INDEX, row_id=row_id, detail=repr(raw["index"]))
+                continue
+            if index in seen:
+                report.add(DUPLICATE_INDEX, row_id=row_id, detail=str(index))
+                continue
+            entity_name = (raw["entity_name"] or "").strip()
+            if entity_name not in ENTITY_NAMES:
+                report.add(UNKNOWN_ENTITY, row_id=row_id, detail=repr(entity_name))
+                continue
+            row = {
+                "index": index,
+                "image_link": (raw["image_link"] or "").strip(),
+                "group_id": (raw["group_id"] or "").strip(),
+                "entity_name": entity_name,
+            }
+            if labels:
+                try:
+                    row["entity_value"] = normalize_entity_value(
+                        raw["entity_value"], entity_name, ranges=ranges
+                    )
+                except EntityValueError as error:
+                    report.add(error.reason, row_id=row_id, detail=raw["entity_value"])
+                    continue
+            seen.add(index)
+            rows.append(row)
+            report.kept += 1
+    if report.skipped:
+        logger.warning("%s", report.summary())
+    return rows
+
+
+def load_challenge_dataset(
+    path: str | os.PathLike,
+    cache_dir: str | os.PathLike,
+    *,
+    labels: bool | None = None,
+    ranges: Literal["first", "max", "reject"] = "first",
+    num_workers: int = 16,
+    timeout: float = 10.0,
+    retries: int = 3,
+    backoff: float = 0.5,
+    retry_failed: bool = False,
+    report: EntityValueReport | None = None,
+    download_report: DownloadReport | None = None,
+):
+    """A challenge CSV as a `datasets.Dataset` with its images downloaded into `cache_dir` (columns above).
+
+    Pass `report` / `download_report` to inspect the skipped rows and the missing images.
+    """
+    from datasets import Dataset, Features, Image, Value
+
+    rows = read_challenge_csv(path, labels=labels, ranges=ranges, report=report)
+    paths, _ = download_images(
+        [row["image_link"] for row in rows],
+        cache_dir,
+        num_workers=num_workers,
+        timeout=timeout,
+        retries=retries,
+        backoff=backoff,
+        retry_failed=retry_failed,
+        report=download_report,
+    )
+    placeholder = placeholder_image(cache_dir) if None in paths else None
+    columns = {name: [row[name] for row in rows] for name in rows[0]} if rows else {}
+    features = {
+        "index": Value("int64"),
+        "image_link": Value("string"),
+        "group_id": Value("string"),
+        "entity_name": Value("string"),
+    }
+    if rows and "entity_value" in rows[0]:
+        features["entity_value"] = Value("string")
+    features["image"] = Image()
+    features["image_ok"] = Value("bool")
+    columns.update({name: [] for name in features if name not in columns})
+    columns["image"] = [path or placeholder for path in paths]
+    columns["image_ok"] = [path is not None for path in paths]
+    return Dataset.from_dict(columns, features=Features(features))
