@@ -12,15 +12,22 @@ from .data import SkipReport, clean_items, generate_catalog, load_items, log_pri
 from .metrics import EVALUATE_METRIC_PATH, compute_metrics, price_metrics, smape
 from .modeling_utils import PriceModelMixin, PriceRegressionOutput, PricerLossMixin, price_loss
 from .models import (
+    AlignmentData,
     DualEncoderCollator,
     DualEncoderConfig,
     DualEncoderForPriceRegression,
     DualEncoderImageProcessor,
     DualEncoderProcessor,
+    EmbeddingAlignerCollator,
+    EmbeddingAlignerConfig,
+    EmbeddingAlignerModel,
     ResidualRegressorCollator,
     ResidualRegressorConfig,
     ResidualRegressorForPrice,
     ResidualRegressorProcessor,
+    load_alignment_npz,
+    read_submission,
+    write_submission,
 )
 from .trainer import FreezeWarmupCallback, PricerTrainer, PricerTrainingArguments, module_parameter_groups
 
@@ -33,6 +40,8 @@ AutoConfig.register(DualEncoderConfig.model_type, DualEncoderConfig)
 AutoModel.register(DualEncoderConfig, DualEncoderForPriceRegression)
 AutoImageProcessor.register(DualEncoderConfig, image_processor_classes={"torchvision": DualEncoderImageProcessor})
 AutoProcessor.register(DualEncoderConfig, DualEncoderProcessor)
+AutoConfig.register(EmbeddingAlignerConfig.model_type, EmbeddingAlignerConfig)
+AutoModel.register(EmbeddingAlignerConfig, EmbeddingAlignerModel)
 
 # Saved checkpoints carry their modeling code and an `auto_map`, so that
 # `AutoModel.from_pretrained(repo, trust_remote_code=True)` works where hf_pricer is not imported.
@@ -43,14 +52,20 @@ DualEncoderConfig.register_for_auto_class()
 DualEncoderForPriceRegression.register_for_auto_class("AutoModel")
 DualEncoderImageProcessor.register_for_auto_class("AutoImageProcessor")
 DualEncoderProcessor.register_for_auto_class("AutoProcessor")
+EmbeddingAlignerConfig.register_for_auto_class()
+EmbeddingAlignerModel.register_for_auto_class("AutoModel")
 
 __all__ = [
+    "AlignmentData",
     "DualEncoderCollator",
     "DualEncoderConfig",
     "DualEncoderForPriceRegression",
     "DualEncoderImageProcessor",
     "DualEncoderProcessor",
     "EVALUATE_METRIC_PATH",
+    "EmbeddingAlignerCollator",
+    "EmbeddingAlignerConfig",
+    "EmbeddingAlignerModel",
     "FreezeWarmupCallback",
     "PriceModelMixin",
     "PriceRegressionOutput",
@@ -65,11 +80,14 @@ __all__ = [
     "clean_items",
     "compute_metrics",
     "generate_catalog",
+    "load_alignment_npz",
     "load_items",
     "log_price_statistics",
     "module_parameter_groups",
     "price_loss",
     "pretrained",
     "price_metrics",
+    "read_submission",
     "smape",
+    "write_submission",
 ]

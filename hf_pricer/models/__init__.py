@@ -1,3 +1,13 @@
+from .aligner import (
+    AlignmentData,
+    EmbeddingAlignerCollator,
+    EmbeddingAlignerConfig,
+    EmbeddingAlignerModel,
+    EmbeddingAlignerPreTrainedModel,
+    load_alignment_npz,
+    read_submission,
+    write_submission,
+)
 from .dual_encoder import (
     DualEncoderCollator,
     DualEncoderConfig,

@@ -1,0 +1,152 @@
+"""Train the embedding aligner (seed 004): caption embedding → image embedding, evaluated by retrieval.
+
+    accelerate launch recipes/train_aligner.py                          # CPU preset: the embedded catalog, offline encoders
+    python recipes/train_aligner.py recipes/configs/aligner_seed.yaml   # the seed's setup on its train.npz / test.clean.npz
+    python recipes/train_aligner.py --train_file data/train.npz --validation_file data/test.npz \\
+        --test_file data/test.clean.npz --images_dir images/ --output_dir out
+
+Writes the model (safetensors + config), checkpoints, `eval_results.json` (recall@k, MRR, median rank,
+mean cosine similarity), `analysis/` (distance report vs. baselines, retrieval figure, similarity
+histogram) and, with `--test_file`, `submission.csv` (`id`, `embedding`). Build `.npz` files from raw
+captions and images with `python -m hf_pricer.models.aligner.embed`.
+"""
+
+import logging
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+from transformers import TrainerCallback
+
+import hf_pricer
+from hf_pricer.cli import parse_recipe_args, setup_recipe
+from hf_pricer.models.aligner import embed
+from hf_pricer.models.aligner.evaluation import alignment_report, compute_retrieval_metrics
+
+CPU_PRESET = os.path.join(os.path.dirname(__file__), "configs", "aligner_cpu.yaml")
+CATALOG = "catalog"
+logger = logging.getLogger("train_aligner")
+
+
+@dataclass
+class ModelArguments:
+    model_name_or_path: str | None = field(default=None, metadata={"help": "Continue from a saved aligner."})
+    hidden_size: int = 4096
+    hidden_act: str = "relu"
+    dropout: float = 0.2
+    loss_type: str = field(default="cosine", metadata={"help": "cosine | contrastive | cosine+contrastive"})
+    contrastive_weight: float = 1.0
+    temperature: float = 0.07
+    learn_temperature: bool = True
+
+
+@dataclass
+class DataArguments:
+    train_file: str = field(default=CATALOG, metadata={"help": "Train-layout .npz, or 'catalog' (embedded offline)."})
+    validation_file: str | None = field(default=None, metadata={"help": "Train-layout .npz with held-out images."})
+    validation_size: float = field(default=0.2, metadata={"help": "Without --validation_file: images held out of train."})
+    test_file: str | None = field(default=None, metadata={"help": "test.clean.npz: captions to write a submission for."})
+    submission_file: str = "submission.csv"
+    images_dir: str | None = field(default=None, metadata={"help": "Folder of the images, for the retrieval figure."})
+    catalog_size: int = 300
+    save_every_epochs: int = field(default=5, metadata={"help": "Checkpoint every N epochs (0: use save_strategy)."})
+    num_examples: int = 4
+
+
+class SaveEveryEpochsCallback(TrainerCallback):
+    """Checkpoint at the end of every `every`-th epoch (the seed saves every 5)."""
+
+    def __init__(self, every: int):
+        self.every = every
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        if round(state.epoch) % self.every == 0:
+            control.should_save = True
+
+
+ARGUMENT_TYPES = (ModelArguments, DataArguments, hf_pricer.PricerTrainingArguments)
+
+
+def load_data(data_args, seed: int):
+    """Train and validation `AlignmentData`, and a gallery row → image lookup for the figure (or None)."""
+    if data_args.train_file == CATALOG:
+        data = embed.cached_catalog_data(data_args.catalog_size, seed=0)
+    else:
+        data = hf_pricer.load_alignment_npz(data_args.train_file, require_images=True)
+    if data_args.validation_file:
+        train, validation = data, hf_pricer.load_alignment_npz(data_args.validation_file, require_images=True)
+    elif data_args.validation_size > 0:
+        train, validation = data.split_by_image(data_args.validation_size, seed=seed)
+    else:
+        train, validation = data, None
+    image = None
+    if validation is not None and data_args.train_file == CATALOG:
+        images = embed.catalog_images(data_args.catalog_size, seed=0)
+        image = lambda row: images[str(validation.image_names[row])]  # noqa: E731
+    elif validation is not None and data_args.images_dir:
+        image = lambda row: os.path.join(data_args.images_dir, str(validation.image_names[row]))  # noqa: E731
+    return train, validation, image
+
+
+def main(args=None):
+    model_args, data_args, training_args = parse_recipe_args(ARGUMENT_TYPES, CPU_PRESET, args)
+    setup_recipe(training_args)
+    with training_args.main_process_first(desc="loading and embedding the data"):
+        train, validation, image = load_data(data_args, training_args.seed)
+    logger.info("train: %d captions of %d images; validation: %s", len(train), len(train.image_embeds),
+                "none" if validation is None else f"{len(validation)} captions of {len(validation.image_embeds)} images")
+
+    if model_args.model_name_or_path:
+        model = hf_pricer.EmbeddingAlignerModel.from_pretrained(model_args.model_name_or_path)
+    else:
+        config = hf_pricer.EmbeddingAlignerConfig(
+            in_dim=train.caption_embeds.shape[1],
+            out_dim=train.image_embeds.shape[1],
+            hidden_size=model_args.hidden_size,
+            hidden_act=model_args.hidden_act,
+            dropout=model_args.dropout,
+            loss_type=model_args.loss_type,
+            contrastive_weight=model_args.contrastive_weight,
+            temperature=model_args.temperature,
+            learn_temperature=model_args.learn_temperature,
+        )
+        model = hf_pricer.EmbeddingAlignerModel(config)
+    logger.info("%s with %s parameters", type(model).__name__, f"{model.num_parameters():,}")
+
+    eval_dataset = validation.to_dataset() if validation is not None else None
+    trainer = hf_pricer.PricerTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=train.to_dataset(),
+        eval_dataset=eval_dataset,
+        data_collator=hf_pricer.EmbeddingAlignerCollator(),
+        compute_metrics=compute_retrieval_metrics,
+        callbacks=[SaveEveryEpochsCallback(data_args.save_every_epochs)] if data_args.save_every_epochs > 0 else None,
+    )
+    trainer.train()
+    trainer.save_model()
+
+    if eval_dataset is not None:
+        output = trainer.predict(eval_dataset, metric_key_prefix="eval")
+        trainer.log(output.metrics)
+        trainer.log_metrics("eval", output.metrics)
+        trainer.save_metrics("eval", output.metrics)
+        if trainer.is_world_process_zero():
+            alignment_report(
+                output.predictions, validation, os.path.join(training_args.output_dir, "analysis"), image=image,
+                num_examples=data_args.num_examples, mean_embedding=train.image_embeds.mean(axis=0),
+                seed=training_args.seed,
+            )
+    if data_args.test_file:
+        test = hf_pricer.load_alignment_npz(data_args.test_file, require_images=False)
+        predictions = trainer.predict(test.to_dataset()).predictions
+        if trainer.is_world_process_zero():
+            path = hf_pricer.write_submission(os.path.join(training_args.output_dir, data_args.submission_file),
+                                              test.ids, np.asarray(predictions))
+            logger.info("wrote %d predictions to %s", len(test), path)
+    trainer.finish(None, None if data_args.train_file == CATALOG else data_args.train_file)
+    return trainer
+
+
+if __name__ == "__main__":
+    main()
