@@ -4,7 +4,15 @@ Importing the package registers every model with the Auto classes (`AutoConfig`,
 `AutoFeatureExtractor`), so `AutoModel.from_pretrained(...)` loads hf_pricer checkpoints.
 """
 
-from transformers import AutoConfig, AutoFeatureExtractor, AutoImageProcessor, AutoModel, AutoProcessor
+from transformers import (
+    AutoConfig,
+    AutoFeatureExtractor,
+    AutoImageProcessor,
+    AutoModel,
+    AutoModelForImageTextToText,
+    AutoProcessor,
+    AutoTokenizer,
+)
 
 from . import pretrained
 
@@ -25,11 +33,26 @@ from .models import (
     ResidualRegressorConfig,
     ResidualRegressorForPrice,
     ResidualRegressorProcessor,
+    ResformerCollator,
+    ResformerConfig,
+    ResformerConstrainedLogitsProcessor,
+    ResformerForConditionalGeneration,
+    ResformerImageProcessor,
+    ResformerMetrics,
+    ResformerProcessor,
+    ResformerTokenizer,
     load_alignment_npz,
     read_submission,
     write_submission,
 )
-from .trainer import FreezeWarmupCallback, PricerTrainer, PricerTrainingArguments, module_parameter_groups
+from .trainer import (
+    FreezeWarmupCallback,
+    PricerSeq2SeqTrainer,
+    PricerSeq2SeqTrainingArguments,
+    PricerTrainer,
+    PricerTrainingArguments,
+    module_parameter_groups,
+)
 
 __version__ = "0.1.0"
 
@@ -42,6 +65,12 @@ AutoImageProcessor.register(DualEncoderConfig, image_processor_classes={"torchvi
 AutoProcessor.register(DualEncoderConfig, DualEncoderProcessor)
 AutoConfig.register(EmbeddingAlignerConfig.model_type, EmbeddingAlignerConfig)
 AutoModel.register(EmbeddingAlignerConfig, EmbeddingAlignerModel)
+AutoConfig.register(ResformerConfig.model_type, ResformerConfig)
+AutoModel.register(ResformerConfig, ResformerForConditionalGeneration)
+AutoModelForImageTextToText.register(ResformerConfig, ResformerForConditionalGeneration)
+AutoTokenizer.register(ResformerConfig, slow_tokenizer_class=ResformerTokenizer)
+AutoImageProcessor.register(ResformerConfig, image_processor_classes={"torchvision": ResformerImageProcessor})
+AutoProcessor.register(ResformerConfig, ResformerProcessor)
 
 # Saved checkpoints carry their modeling code and an `auto_map`, so that
 # `AutoModel.from_pretrained(repo, trust_remote_code=True)` works where hf_pricer is not imported.
@@ -54,6 +83,11 @@ DualEncoderImageProcessor.register_for_auto_class("AutoImageProcessor")
 DualEncoderProcessor.register_for_auto_class("AutoProcessor")
 EmbeddingAlignerConfig.register_for_auto_class()
 EmbeddingAlignerModel.register_for_auto_class("AutoModel")
+ResformerConfig.register_for_auto_class()
+ResformerForConditionalGeneration.register_for_auto_class("AutoModelForImageTextToText")
+ResformerTokenizer.register_for_auto_class("AutoTokenizer")
+ResformerImageProcessor.register_for_auto_class("AutoImageProcessor")
+ResformerProcessor.register_for_auto_class("AutoProcessor")
 
 __all__ = [
     "AlignmentData",
@@ -68,6 +102,8 @@ __all__ = [
     "EmbeddingAlignerModel",
     "FreezeWarmupCallback",
     "PriceModelMixin",
+    "PricerSeq2SeqTrainer",
+    "PricerSeq2SeqTrainingArguments",
     "PriceRegressionOutput",
     "PricerLossMixin",
     "PricerTrainer",
@@ -76,6 +112,14 @@ __all__ = [
     "ResidualRegressorConfig",
     "ResidualRegressorForPrice",
     "ResidualRegressorProcessor",
+    "ResformerCollator",
+    "ResformerConfig",
+    "ResformerConstrainedLogitsProcessor",
+    "ResformerForConditionalGeneration",
+    "ResformerImageProcessor",
+    "ResformerMetrics",
+    "ResformerProcessor",
+    "ResformerTokenizer",
     "SkipReport",
     "clean_items",
     "compute_metrics",

@@ -24,6 +24,20 @@ CARD_METRICS = {
     "rmsle": "RMSLE",
     "r2": "R²",
     "hit_rate": "Hit rate (%)",
+    # entity-value extraction (the challenge's score, see `hf_pricer.data.entities.entity_f1`)
+    "f1": "F1",
+    "precision": "Precision",
+    "recall": "Recall",
+    "exact_match": "Exact match",
+    "sanity_pass_rate": "Sanity-check pass rate",
+}
+# The model-index task of a model; a model class may declare its own as `card_task`.
+PRICE_TASK = {
+    "task_type": "tabular-regression",
+    "task_name": "Price prediction",
+    "tag": "price-prediction",
+    "description": "price model trained with [hf_pricer](https://github.com/hf-pricer/hf_pricer). "
+    "It predicts a product's price in US dollars.",
 }
 PLOT_FILENAME = "price_predictions.png"
 
@@ -135,13 +149,15 @@ def build_model_card(
     description: str | None = None,
     tags: Sequence[str] = (),
 ) -> ModelCard:
-    """A model card whose metadata `model-index` holds the price metrics found in `metrics`."""
+    """A model card whose metadata `model-index` holds the metrics of `CARD_METRICS` found in `metrics`
+    (price metrics, or entity-extraction F1 ...), under the model's task (`model.card_task`, default price)."""
     dataset_id = dataset_id or "local"
     dataset_name = dataset_name or dataset_id
+    task = getattr(model, "card_task", PRICE_TASK)
     eval_results = [
         EvalResult(
-            task_type="tabular-regression",
-            task_name="Price prediction",
+            task_type=task["task_type"],
+            task_name=task["task_name"],
             dataset_type=dataset_id,
             dataset_name=dataset_name,
             dataset_split=split,
@@ -156,7 +172,7 @@ def build_model_card(
     card_data = ModelCardData(
         model_name=model_name,
         library_name="transformers",
-        tags=["hf_pricer", "price-prediction", model.config.model_type, *tags],
+        tags=["hf_pricer", task["tag"], model.config.model_type, *tags],
         datasets=[dataset_id] if dataset_id != "local" else None,
         metrics=list(CARD_METRICS) if eval_results else None,
         base_model=base_model,
@@ -170,10 +186,7 @@ def build_model_card(
     training_config = {}
     if training_args is not None:
         training_config = {key: getattr(training_args, key) for key in _TRAINING_KEYS if hasattr(training_args, key)}
-    description = description or (
-        f"A `{type(model).__name__}` price model trained with [hf_pricer](https://github.com/hf-pricer/hf_pricer). "
-        "It predicts a product's price in US dollars."
-    )
+    description = description or f"A `{type(model).__name__}` {task['description']}"
     return ModelCard.from_template(
         card_data,
         template_str=_TEMPLATE,

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
-from transformers import Trainer, TrainerCallback, TrainingArguments
+from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer, TrainerCallback, TrainingArguments
 
 from .modeling_utils import PricerLossMixin
 
@@ -188,21 +188,29 @@ class PricerTrainer(Trainer):
 
     def finish(self, eval_dataset=None, dataset_name: str | None = None):
         """End a recipe: final evaluation (metrics logged and saved, predicted-vs-true plot), model card,
-        `push_to_hub` if `args.push_to_hub`, and the distributed process group torn down."""
-        from .hub import PLOT_FILENAME, save_price_plot
+        `push_to_hub` if `args.push_to_hub`, and the distributed process group torn down.
 
+        Returns the final evaluation's `PredictionOutput` (None without `eval_dataset`)."""
+        output = None
         if eval_dataset is not None:
             output = self.predict(eval_dataset, metric_key_prefix="eval")
             self.log(output.metrics)  # into log_history, where the model card reads it
             self.log_metrics("eval", output.metrics)
             self.save_metrics("eval", output.metrics)
             if self.is_world_process_zero():
-                predictions = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
-                save_price_plot(predictions, output.label_ids, os.path.join(self.args.output_dir, PLOT_FILENAME))
+                self.save_prediction_plot(output)
         self.create_model_card(dataset=dataset_name)
         if self.args.push_to_hub:
             self.push_to_hub(dataset=dataset_name)
         self.accelerator.end_training()
+        return output
+
+    def save_prediction_plot(self, output) -> None:
+        """The predicted-vs-true price plot of the final evaluation, which the model card shows."""
+        from .hub import PLOT_FILENAME, save_price_plot
+
+        predictions = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
+        save_price_plot(predictions, output.label_ids, os.path.join(self.args.output_dir, PLOT_FILENAME))
 
     def create_model_card(self, model_name=None, dataset=None, tags=None, **kwargs):
         """Write `README.md` to `output_dir` with the price metrics in the model-index (see `hf_pricer.hub`)."""
@@ -222,6 +230,22 @@ class PricerTrainer(Trainer):
             tags=[tags] if isinstance(tags, str) else (tags or ()),
         )
         card.save(os.path.join(self.args.output_dir, "README.md"))
+
+
+@dataclass
+class PricerSeq2SeqTrainingArguments(PricerTrainingArguments, Seq2SeqTrainingArguments):
+    """`PricerTrainingArguments` with the generation options of `Seq2SeqTrainingArguments`
+    (`predict_with_generate`, `generation_max_length`, `generation_num_beams`, `generation_config`)."""
+
+
+class PricerSeq2SeqTrainer(PricerTrainer, Seq2SeqTrainer):
+    """`PricerTrainer` for models that generate text (e.g. the Resformer): training keeps the loss protocol
+    (token cross-entropy summed, divided by the non-padding label tokens of the accumulated batch);
+    evaluation and prediction run `model.generate` when `args.predict_with_generate`, as `Seq2SeqTrainer`
+    does, so `compute_metrics` receives generated token ids."""
+
+    def save_prediction_plot(self, output) -> None:
+        """Generated token ids have no predicted-vs-true plot."""
 
 
 class FreezeWarmupCallback(TrainerCallback):

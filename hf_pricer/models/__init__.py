@@ -23,3 +23,14 @@ from .residual import (
     ResidualRegressorPreTrainedModel,
     ResidualRegressorProcessor,
 )
+from .resformer import (
+    ResformerCollator,
+    ResformerConfig,
+    ResformerConstrainedLogitsProcessor,
+    ResformerForConditionalGeneration,
+    ResformerImageProcessor,
+    ResformerMetrics,
+    ResformerPreTrainedModel,
+    ResformerProcessor,
+    ResformerTokenizer,
+)

@@ -1,0 +1,197 @@
+"""Processors of the Resformer: product image + entity name (+ target value) → model inputs, and back.
+
+The image processor is the dual encoder's loader and transforms with the Resformer's defaults: no
+horizontal flip (it mirrors the text), a rotation of at most 3° and a light colour jitter, so the printed
+value stays readable. The processor adds the [`ResformerTokenizer`]: entity names become `entity_ids`,
+target values become `labels`, and generated token ids become prediction strings.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from transformers.feature_extraction_utils import BatchFeature
+from transformers.processing_utils import ProcessorMixin
+
+from hf_pricer.data.entities import check_prediction, entity_f1, normalize_entity_value
+from hf_pricer.data.images import ImageReport
+from hf_pricer.models.dual_encoder.processing_dual_encoder import DualEncoderImageProcessor
+
+from .tokenization_resformer import ResformerTokenizer, shift_tokens_right
+
+IGNORE_INDEX = -100
+
+
+def _as_batch(value: Any) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+class ResformerImageProcessor(DualEncoderImageProcessor):
+    r"""
+    Turns product images into the `pixel_values` of [`ResformerForConditionalGeneration`]: resize to `size`
+    (400 in the seed), at training time a small rotation and colour jitter, then ImageNet normalisation.
+    Images are size-checked before decoding (see [`DualEncoderImageProcessor`] for every argument); a
+    missing or unusable image becomes a black image, counted by reason in `image_report`.
+    """
+
+    model_input_names = ["pixel_values"]
+
+    def __init__(
+        self,
+        size: int | dict[str, int] = 400,
+        flip_probability: float = 0.0,
+        rotation_degrees: float = 3.0,
+        color_jitter: float | dict[str, float] | None = 0.1,
+        **kwargs,
+    ):
+        super().__init__(
+            size=size, flip_probability=flip_probability, rotation_degrees=rotation_degrees,
+            color_jitter=color_jitter, **kwargs,
+        )
+
+
+class ResformerProcessor(ProcessorMixin):
+    r"""
+    Wraps a [`ResformerImageProcessor`] and a [`ResformerTokenizer`]; `save_pretrained` writes
+    `processor_config.json`, `preprocessor_config.json` and `tokenizer_config.json`.
+
+    Args:
+        image_processor ([`ResformerImageProcessor`]): the image processor.
+        tokenizer ([`ResformerTokenizer`]): the output-language tokenizer.
+    """
+
+    def __init__(self, image_processor: ResformerImageProcessor | None = None, tokenizer=None, **kwargs):
+        super().__init__(image_processor, tokenizer, **kwargs)
+
+    @classmethod
+    def _get_arguments_from_pretrained(cls, pretrained_model_name_or_path, processor_dict=None, **kwargs):
+        # Loaded by class rather than through the Auto classes, so that loading does not depend on the
+        # registration done by `import hf_pricer`.
+        return [
+            ResformerImageProcessor.from_pretrained(pretrained_model_name_or_path, **kwargs),
+            ResformerTokenizer.from_pretrained(pretrained_model_name_or_path, **kwargs),
+        ]
+
+    @property
+    def image_report(self) -> ImageReport:
+        """Counts of the images that could not be used, by reason (see [`ImageReport`])."""
+        return self.image_processor.image_report
+
+    @property
+    def model_input_names(self) -> list[str]:
+        return ["pixel_values", "entity_ids"]
+
+    def encode_targets(self, values: Sequence[Any], entity_names: Sequence[str]) -> torch.Tensor:
+        """`labels` `(batch_size, longest)`: each value in canonical form (messy labels such as `"500 gms"`
+        are normalised; `""`/None is the empty prediction), tokenized with end-of-sequence, `-100` padding.
+        A value that cannot be read for its entity raises an error naming both."""
+        texts = [normalize_entity_value(value, name) for value, name in zip(values, entity_names, strict=True)]
+        ids = self.tokenizer(texts, padding="longest", return_tensors="pt")
+        return ids["input_ids"].masked_fill(ids["attention_mask"] == 0, IGNORE_INDEX)
+
+    def __call__(
+        self,
+        images: Any = None,
+        entity_names: str | Sequence[str] | None = None,
+        text: Any = None,
+        train: bool = False,
+        return_tensors: str | None = "pt",
+        seed: int | None = None,
+        ids: list[str | None] | None = None,
+    ) -> BatchFeature:
+        r"""
+        Process a batch of images with the entity to read from each (`entity_names`, same length), and
+        optionally the target values (`text`: `"2.5 kilogram"`, messy labels, or `""` for none).
+
+        Returns a [`BatchFeature`] with `pixel_values` `(batch_size, 3, height, width)`, `entity_ids`
+        `(batch_size,)` and, when `text` is given, `labels` (see [`encode_targets`]) and the matching
+        `decoder_input_ids` (start token + labels shifted right). `train`, `seed` and `ids` go to the image
+        processor.
+        """
+        if images is None or entity_names is None:
+            raise ValueError("the Resformer processor needs `images` and `entity_names` (one per image)")
+        images, entity_names = _as_batch(images), _as_batch(entity_names)
+        if len(images) != len(entity_names):
+            raise ValueError(f"got {len(images)} images but {len(entity_names)} entity names")
+        pixels = self.image_processor(images, train=train, return_tensors="pt", seed=seed, ids=ids)
+        data = {
+            "pixel_values": pixels["pixel_values"],
+            "entity_ids": torch.tensor([self.tokenizer.entity_id(name) for name in entity_names]),
+        }
+        if text is not None:
+            labels = self.encode_targets(_as_batch(text), entity_names)
+            data["labels"] = labels
+            # PricerTrainer passes the labels to the loss, not to the model: the decoder gets its inputs here.
+            data["decoder_input_ids"] = shift_tokens_right(
+                labels, self.tokenizer.bos_token_id, self.tokenizer.pad_token_id, IGNORE_INDEX
+            )
+        return BatchFeature(data, tensor_type=return_tensors)
+
+    def decode_predictions(self, token_ids) -> list[str]:
+        """Generated (or label) token ids `(batch_size, length)` → prediction strings; `-100` is padding."""
+        token_ids = np.asarray(token_ids)
+        token_ids = np.where(token_ids == IGNORE_INDEX, self.tokenizer.pad_token_id, token_ids)
+        return self.tokenizer.batch_decode(token_ids.tolist(), skip_special_tokens=True)
+
+
+class ResformerCollator:
+    """Data collator: rows with `image`, `entity_name` and optionally `entity_value` → model batch.
+
+    Images are loaded and augmented (when `train`) per batch, so datasets keep raw columns (paths, URLs,
+    decoded or undecoded `datasets.Image`). Adds `labels` when every row has an `entity_value` (`""` is
+    the empty prediction).
+    """
+
+    def __init__(self, processor: ResformerProcessor, train: bool = True):
+        self.processor = processor
+        self.train = train
+
+    def for_eval(self) -> ResformerCollator:
+        """A copy that does not augment, for evaluation and prediction; it shares the processor."""
+        collator = copy.copy(self)
+        collator.train = False
+        return collator
+
+    def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
+        values = [row.get("entity_value") for row in rows]
+        return dict(
+            self.processor(
+                images=[row.get("image") for row in rows],
+                entity_names=[row["entity_name"] for row in rows],
+                text=values if all(value is not None for value in values) else None,
+                train=self.train,
+                ids=[row.get("id", row.get("index")) for row in rows],
+            )
+        )
+
+
+class ResformerMetrics:
+    """`compute_metrics` for generated predictions: the challenge's F1 (precision, recall, exact match)
+    and the share of predictions that pass `check_prediction` for their entity.
+
+    Args:
+        processor ([`ResformerProcessor`]): decodes token ids.
+        entity_names (`Sequence[str]`): the entity of every evaluated row, in dataset order.
+    """
+
+    def __init__(self, processor: ResformerProcessor, entity_names: Sequence[str]):
+        self.processor = processor
+        self.entity_names = list(entity_names)
+
+    def __call__(self, eval_prediction) -> dict[str, float]:
+        predictions = self.processor.decode_predictions(eval_prediction.predictions)
+        truths = self.processor.decode_predictions(eval_prediction.label_ids)
+        if len(predictions) != len(self.entity_names):
+            raise ValueError(f"{len(predictions)} predictions for {len(self.entity_names)} entity names")
+        scores = entity_f1(predictions, truths)
+        passed = [check_prediction(p, name) is None for p, name in zip(predictions, self.entity_names, strict=True)]
+        metrics = {key: scores[key] for key in ("f1", "precision", "recall", "exact_match")}
+        metrics["sanity_pass_rate"] = float(np.mean(passed)) if passed else 0.0
+        return metrics
+
+
+__all__ = ["ResformerCollator", "ResformerImageProcessor", "ResformerMetrics", "ResformerProcessor"]
