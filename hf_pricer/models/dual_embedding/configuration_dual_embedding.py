@@ -1,0 +1,180 @@
+"""Configurations of the dual-embedding regressor (seed 003): stage-1 embedding classifiers and the stage-2
+regressor that fuses their embeddings with the visual features."""
+
+from huggingface_hub.dataclasses import strict
+from transformers import PreTrainedConfig, ViTConfig
+
+ATTENTION_TYPES = ("dual", "triple", "hierarchical")
+REGRESSION_LOSS_TYPES = ("mse", "l1", "huber")
+
+
+def _check_dropout(value) -> None:
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"`dropout` must be in [0, 1), got {value}")
+
+
+@strict
+class EmbeddingClassifierConfig(PreTrainedConfig):
+    r"""
+    Configuration of an [`EmbeddingClassifierForImageClassification`]: a ViT encoder whose `[CLS]` state is
+    projected to an embedding, followed by a linear classifier. Stage 1 of the dual-embedding regressor trains
+    one for the level-1 label (the seed's manufacturer, "company") and one for the level-2 label ("model
+    type"); stage 2 reuses their encoders and projections. The defaults are the seed's (ViT-Base, 256-d).
+
+    The classes are `id2label` / `label2id` (see [`PreTrainedConfig`]); `num_labels` follows them.
+
+    Args:
+        vision_config (`ViTConfig` or `dict`, *optional*):
+            The ViT encoder. Defaults to `ViTConfig()` (ViT-Base/16 at 224 px, 768-d).
+        embedding_dim (`int`, *optional*, defaults to 256):
+            Size of the embedding the `[CLS]` state is projected to (the seed searches 128, 256, 512).
+        dropout (`float`, *optional*, defaults to 0.1):
+            Dropout between the embedding and the classifier.
+        label_field (`str`, *optional*, defaults to `"company"`):
+            Record field holding the label this classifier predicts (`"company"` or `"model"`).
+        initializer_range (`float`, *optional*, defaults to 0.02):
+            Standard deviation of the normal initialisation of the projection and the classifier.
+
+    Example:
+
+    ```python
+    >>> from transformers import ViTConfig
+    >>> from hf_pricer import EmbeddingClassifierConfig, EmbeddingClassifierForImageClassification
+    >>> vision_config = ViTConfig(
+    ...     hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, image_size=32,
+    ...     patch_size=8,
+    ... )
+    >>> config = EmbeddingClassifierConfig(
+    ...     vision_config=vision_config, embedding_dim=16, id2label={0: "acme", 1: "zenith"}
+    ... )
+    >>> model = EmbeddingClassifierForImageClassification(config)
+    ```
+    """
+
+    model_type = "hf_pricer_embedding_classifier"
+    sub_configs_defaults = {"vision_config": ViTConfig}
+
+    vision_config: ViTConfig | dict | None = None
+    embedding_dim: int = 256
+    dropout: float | int = 0.1
+    label_field: str = "company"
+    initializer_range: float = 0.02
+
+    def validate_architecture(self):
+        """Part of `@strict`-powered validation."""
+        if self.embedding_dim < 1:
+            raise ValueError(f"`embedding_dim` must be positive, got {self.embedding_dim}")
+        _check_dropout(self.dropout)
+        if not self.label_field:
+            raise ValueError("`label_field` must name a record field, got an empty string")
+
+
+@strict
+class DualEmbeddingConfig(PreTrainedConfig):
+    r"""
+    Configuration of a [`DualEmbeddingForRegression`]: the visual features of the company classifier's ViT,
+    the company embedding and the model-type embedding (both stage-1 [`EmbeddingClassifierConfig`] models),
+    projected to `embedding_dim`, fused by attention, and an MLP that predicts `len(target_names)` numbers.
+    The defaults are the seed's (ViT-Base, triple attention, length and diameter).
+
+    Args:
+        company_config (`EmbeddingClassifierConfig` or `dict`, *optional*):
+            The level-1 ("company") classifier; its ViT also gives the visual features.
+        model_config (`EmbeddingClassifierConfig` or `dict`, *optional*):
+            The level-2 ("model type") classifier.
+        target_names (`list[str]`, *optional*, defaults to `["length", "diameter"]`):
+            Names of the predicted numbers, in output order; records carry them as fields.
+        target_mean (`list[float]`, *optional*):
+            Per-target training-set mean; the network predicts standardized targets. Defaults to zeros.
+        target_std (`list[float]`, *optional*):
+            Per-target training-set standard deviation (positive). Defaults to ones.
+        attention_type (`str`, *optional*, defaults to `"triple"`):
+            How the branches are fused:
+            - `"dual"`: attention weighs the company vs the model embedding; the head sees the visual features
+              and the weighted embedding;
+            - `"triple"`: attention weighs visual features vs company vs model embedding;
+            - `"hierarchical"`: company vs model first, then that combination vs the visual features.
+        embedding_dim (`int`, *optional*, defaults to 256):
+            Size of the common space the three branches are projected to before the attention.
+        attention_hidden_size (`int`, *optional*, defaults to 128):
+            Hidden size of the additive attention's scoring MLP.
+        head_hidden_size (`int`, *optional*, defaults to 256):
+            Hidden size of the regression head (Linear → GELU → Dropout → Linear).
+        dropout (`float`, *optional*, defaults to 0.1):
+            Dropout after the projections and in the head.
+        loss_type (`str`, *optional*, defaults to `"mse"`):
+            Per-target loss on the standardized targets: `"mse"`, `"l1"` or `"huber"`; averaged over targets.
+        unfreeze_epochs (`list[float]`, *optional*, defaults to `[20, 40]`):
+            Progressive unfreezing `[E1, E2]`: only the fusion and head train before E1, the top
+            `unfreeze_fraction` of both classifiers' ViT layers (and their projections) from E1, everything
+            from E2. Read by [`FreezeWarmupCallback`] through [`DualEmbeddingForRegression.freeze_schedule`].
+        unfreeze_fraction (`float`, *optional*, defaults to 0.5):
+            Share of the ViT layers (the top ones) unfrozen at E1.
+        initializer_range (`float`, *optional*, defaults to 0.02):
+            Standard deviation of the normal initialisation of the fusion layers and the head.
+
+    Example:
+
+    ```python
+    >>> from hf_pricer import DualEmbeddingConfig, DualEmbeddingForRegression
+    >>> model = DualEmbeddingForRegression.from_classifiers(
+    ...     "outputs/company-classifier", "outputs/model-classifier", target_names=["length", "diameter"]
+    ... )  # doctest: +SKIP
+    ```
+    """
+
+    model_type = "hf_pricer_dual_embedding"
+    sub_configs_defaults = {"company_config": EmbeddingClassifierConfig, "model_config": EmbeddingClassifierConfig}
+
+    company_config: EmbeddingClassifierConfig | dict | None = None
+    model_config: EmbeddingClassifierConfig | dict | None = None
+    target_names: list[str] | tuple[str, ...] = ("length", "diameter")
+    target_mean: list[float | int] | tuple[float | int, ...] | None = None
+    target_std: list[float | int] | tuple[float | int, ...] | None = None
+    attention_type: str = "triple"
+    embedding_dim: int = 256
+    attention_hidden_size: int = 128
+    head_hidden_size: int = 256
+    dropout: float | int = 0.1
+    loss_type: str = "mse"
+    unfreeze_epochs: list[float | int] | tuple[float | int, ...] = (20, 40)
+    unfreeze_fraction: float | int = 0.5
+    initializer_range: float = 0.02
+
+    def __post_init__(self, **kwargs):
+        self.target_names = list(self.target_names)
+        count = len(self.target_names)
+        self.target_mean = [float(value) for value in (self.target_mean or [0.0] * count)]
+        self.target_std = [float(value) for value in (self.target_std or [1.0] * count)]
+        self.unfreeze_epochs = [float(value) for value in self.unfreeze_epochs]
+        if self.model_config is None:
+            self.model_config = EmbeddingClassifierConfig(label_field="model")
+        super().__post_init__(**kwargs)
+
+    def validate_architecture(self):
+        """Part of `@strict`-powered validation."""
+        names = self.target_names
+        if not names or any(not name for name in names) or len(set(names)) != len(names):
+            raise ValueError(f"`target_names` must be distinct non-empty names, got {names}")
+        for field in ("target_mean", "target_std"):
+            if len(getattr(self, field)) != len(names):
+                raise ValueError(
+                    f"`{field}` has {len(getattr(self, field))} values for {len(names)} targets {names}"
+                )
+        if any(not std > 0 for std in self.target_std):
+            raise ValueError(f"`target_std` must be positive, got {self.target_std}")
+        if self.attention_type not in ATTENTION_TYPES:
+            raise ValueError(f"`attention_type` must be one of {ATTENTION_TYPES}, got {self.attention_type!r}")
+        if self.loss_type not in REGRESSION_LOSS_TYPES:
+            raise ValueError(f"`loss_type` must be one of {REGRESSION_LOSS_TYPES}, got {self.loss_type!r}")
+        for field in ("embedding_dim", "attention_hidden_size", "head_hidden_size"):
+            if getattr(self, field) < 1:
+                raise ValueError(f"`{field}` must be positive, got {getattr(self, field)}")
+        _check_dropout(self.dropout)
+        if len(self.unfreeze_epochs) != 2 or not 0 <= self.unfreeze_epochs[0] <= self.unfreeze_epochs[1]:
+            raise ValueError(f"`unfreeze_epochs` must be [E1, E2] with 0 <= E1 <= E2, got {self.unfreeze_epochs}")
+        if not 0.0 <= self.unfreeze_fraction <= 1.0:
+            raise ValueError(f"`unfreeze_fraction` must be in [0, 1], got {self.unfreeze_fraction}")
+
+
+__all__ = ["ATTENTION_TYPES", "DualEmbeddingConfig", "EmbeddingClassifierConfig"]
