@@ -9,6 +9,7 @@ from transformers import (
     AutoFeatureExtractor,
     AutoImageProcessor,
     AutoModel,
+    AutoModelForImageClassification,
     AutoModelForImageTextToText,
     AutoProcessor,
     AutoTokenizer,
@@ -21,6 +22,13 @@ from .metrics import EVALUATE_METRIC_PATH, compute_metrics, price_metrics, smape
 from .modeling_utils import PriceModelMixin, PriceRegressionOutput, PricerLossMixin, price_loss
 from .models import (
     AlignmentData,
+    DualEmbeddingCollator,
+    DualEmbeddingConfig,
+    DualEmbeddingForRegression,
+    EmbeddingClassifierCollator,
+    EmbeddingClassifierConfig,
+    EmbeddingClassifierForImageClassification,
+    EmbeddingClassifierModel,
     DualEncoderCollator,
     DualEncoderConfig,
     DualEncoderForPriceRegression,
@@ -65,6 +73,11 @@ AutoImageProcessor.register(DualEncoderConfig, image_processor_classes={"torchvi
 AutoProcessor.register(DualEncoderConfig, DualEncoderProcessor)
 AutoConfig.register(EmbeddingAlignerConfig.model_type, EmbeddingAlignerConfig)
 AutoModel.register(EmbeddingAlignerConfig, EmbeddingAlignerModel)
+AutoConfig.register(EmbeddingClassifierConfig.model_type, EmbeddingClassifierConfig)
+AutoModel.register(EmbeddingClassifierConfig, EmbeddingClassifierModel)
+AutoModelForImageClassification.register(EmbeddingClassifierConfig, EmbeddingClassifierForImageClassification)
+AutoConfig.register(DualEmbeddingConfig.model_type, DualEmbeddingConfig)
+AutoModel.register(DualEmbeddingConfig, DualEmbeddingForRegression)
 AutoConfig.register(ResformerConfig.model_type, ResformerConfig)
 AutoModel.register(ResformerConfig, ResformerForConditionalGeneration)
 AutoModelForImageTextToText.register(ResformerConfig, ResformerForConditionalGeneration)
@@ -83,6 +96,11 @@ DualEncoderImageProcessor.register_for_auto_class("AutoImageProcessor")
 DualEncoderProcessor.register_for_auto_class("AutoProcessor")
 EmbeddingAlignerConfig.register_for_auto_class()
 EmbeddingAlignerModel.register_for_auto_class("AutoModel")
+EmbeddingClassifierConfig.register_for_auto_class()
+EmbeddingClassifierModel.register_for_auto_class("AutoModel")
+EmbeddingClassifierForImageClassification.register_for_auto_class("AutoModelForImageClassification")
+DualEmbeddingConfig.register_for_auto_class()
+DualEmbeddingForRegression.register_for_auto_class("AutoModel")
 ResformerConfig.register_for_auto_class()
 ResformerForConditionalGeneration.register_for_auto_class("AutoModelForImageTextToText")
 ResformerTokenizer.register_for_auto_class("AutoTokenizer")
@@ -91,6 +109,13 @@ ResformerProcessor.register_for_auto_class("AutoProcessor")
 
 __all__ = [
     "AlignmentData",
+    "DualEmbeddingCollator",
+    "DualEmbeddingConfig",
+    "DualEmbeddingForRegression",
+    "EmbeddingClassifierCollator",
+    "EmbeddingClassifierConfig",
+    "EmbeddingClassifierForImageClassification",
+    "EmbeddingClassifierModel",
     "DualEncoderCollator",
     "DualEncoderConfig",
     "DualEncoderForPriceRegression",

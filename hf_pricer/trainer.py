@@ -252,8 +252,10 @@ class FreezeWarmupCallback(TrainerCallback):
     """Keeps modules frozen until a given epoch, then makes them trainable.
 
     Args:
-        schedule (`Mapping[str, float]`): parameter-name prefix → epoch from which it trains,
+        schedule (`Mapping[str, float]`, *optional*): parameter-name prefix → epoch from which it trains,
             e.g. `{"image_encoder": 4, "text_encoder": 4}` (seed 000: encoders frozen for epochs 0–3).
+            `None`: ask the model, `model.freeze_schedule()`, at the start of every training run, so a
+            schedule stored in the model's config follows it (e.g. per trial of a hyperparameter search).
 
     Use it with [`PricerTrainer`], whose optimizer holds frozen parameters too. Freezing happens at
     `on_train_begin`, after the model is wrapped for distributed training, so DDP still tracks the
@@ -261,14 +263,19 @@ class FreezeWarmupCallback(TrainerCallback):
     `PreTrainedModel`s) and they train normally once unfrozen.
     """
 
-    def __init__(self, schedule: Mapping[str, float]):
+    def __init__(self, schedule: Mapping[str, float] | None = None):
+        self.from_model = schedule is None
+        self.schedule = None if schedule is None else self._checked(schedule)
+        self.frozen: set[str] = set()
+
+    @staticmethod
+    def _checked(schedule: Mapping[str, float]) -> dict[str, float]:
         if not schedule:
             raise ValueError("FreezeWarmupCallback needs at least one module prefix to freeze")
         for prefix, epoch in schedule.items():
             if not isinstance(epoch, (int, float)) or epoch < 0:
                 raise ValueError(f"unfreeze epoch for {prefix!r} must be a non-negative number, got {epoch!r}")
-        self.schedule = dict(schedule)
-        self.frozen: set[str] = set()
+        return dict(schedule)
 
     @classmethod
     def for_modules(cls, modules, epochs: float) -> "FreezeWarmupCallback":
@@ -284,6 +291,8 @@ class FreezeWarmupCallback(TrainerCallback):
         return len(params)
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
+        if self.from_model:
+            self.schedule = self._checked(model.freeze_schedule())
         epoch = state.epoch or 0.0
         for prefix, unfreeze_at in self.schedule.items():
             if epoch < unfreeze_at:

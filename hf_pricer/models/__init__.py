@@ -1,3 +1,13 @@
+from .dual_embedding import (
+    DualEmbeddingCollator,
+    DualEmbeddingConfig,
+    DualEmbeddingForRegression,
+    DualEmbeddingPreTrainedModel,
+    EmbeddingClassifierCollator,
+    EmbeddingClassifierConfig,
+    EmbeddingClassifierForImageClassification,
+    EmbeddingClassifierModel,
+)
 from .aligner import (
     AlignmentData,
     EmbeddingAlignerCollator,
