@@ -54,6 +54,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "CHALLENGE_COLUMNS",
     "DownloadReport",
+    "challenge_dataset",
     "download_images",
     "load_challenge_dataset",
     "read_challenge_csv",
@@ -301,11 +302,9 @@ def load_challenge_dataset(
 
     Pass `report` / `download_report` to inspect the skipped rows and the missing images.
     """
-    from datasets import Dataset, Features, Image, Value
-
     rows = read_challenge_csv(path, labels=labels, ranges=ranges, report=report)
-    paths, _ = download_images(
-        [row["image_link"] for row in rows],
+    return challenge_dataset(
+        rows,
         cache_dir,
         num_workers=num_workers,
         timeout=timeout,
@@ -314,19 +313,27 @@ def load_challenge_dataset(
         retry_failed=retry_failed,
         report=download_report,
     )
+
+
+def challenge_dataset(rows: list[dict[str, Any]], cache_dir: str | os.PathLike, **download_kwargs):
+    """Rows in challenge format (as :func:`read_challenge_csv` gives them) as a `datasets.Dataset`.
+
+    The images of `image_link` are fetched by :func:`download_images` (`download_kwargs` go to it) and
+    added as the `image` and `image_ok` columns; other columns are kept, as strings unless listed above.
+    """
+    from datasets import Dataset, Features, Image, Value
+
+    paths, _ = download_images([row["image_link"] for row in rows], cache_dir, **download_kwargs)
     placeholder = placeholder_image(cache_dir) if None in paths else None
-    columns = {name: [row[name] for row in rows] for name in rows[0]} if rows else {}
-    features = {
-        "index": Value("int64"),
-        "image_link": Value("string"),
-        "group_id": Value("string"),
-        "entity_name": Value("string"),
-    }
-    if rows and "entity_value" in rows[0]:
-        features["entity_value"] = Value("string")
-    features["image"] = Image()
-    features["image_ok"] = Value("bool")
-    columns.update({name: [] for name in features if name not in columns})
+    names = list(rows[0]) if rows else list(CHALLENGE_COLUMNS)
+    features = Features(
+        {
+            **{name: Value("int64" if name == "index" else "string") for name in names},
+            "image": Image(),
+            "image_ok": Value("bool"),
+        }
+    )
+    columns = {name: [row[name] for row in rows] for name in names}
     columns["image"] = [path or placeholder for path in paths]
     columns["image_ok"] = [path is not None for path in paths]
-    return Dataset.from_dict(columns, features=Features(features))
+    return Dataset.from_dict(columns, features=features)
