@@ -321,10 +321,11 @@ class EntityValueReport(SkipReport):
             examples.append(detail)
 
     def summary(self) -> str:
-        reasons = "; ".join(
-            f"{count} {reason} (e.g. {', '.join(map(repr, self.examples.get(reason, [])))})"
-            for reason, count in self.counts.most_common()
-        )
+        def described(reason: str, count: int) -> str:
+            examples = self.examples.get(reason)
+            return f"{count} {reason}" + (f" (e.g. {', '.join(map(repr, examples))})" if examples else "")
+
+        reasons = "; ".join(described(reason, count) for reason, count in self.counts.most_common())
         return f"{self.name}: parsed {self.kept}, unparseable {self.skipped}" + (
             f" ({reasons})" if reasons else ""
         )

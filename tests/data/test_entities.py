@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
-import subprocess
+import runpy
 import sys
 
 import pytest
@@ -322,27 +322,18 @@ def test_sanity_check_without_entity_column_accepts_any_allowed_unit(tmp_path):
         sanity_check(test, bad)
 
 
-def test_sanity_cli(test_csv, tmp_path):
+def test_sanity_cli(test_csv, tmp_path, monkeypatch, capsys):
     good = _write_csv(tmp_path / "out.csv", ["index", "prediction"], [(i, "") for i in range(4)])
     bad = _write_csv(tmp_path / "bad.csv", ["index", "prediction"], [(0, "2 gms")])
     from hf_pricer.sanity import main
 
     assert main(["--test_filename", str(test_csv), "--output_filename", str(good)]) == 0
     assert main(["--test_filename", str(test_csv), "--output_filename", str(bad)]) == 1
-    # the module entry point, as users run it
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hf_pricer.sanity",
-            "--test_filename",
-            str(test_csv),
-            "--output_filename",
-            str(bad),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 1
-    assert "3 missing index(es): 1, 2, 3" in result.stderr
+    # the module entry point, as `python -m hf_pricer.sanity` runs it
+    argv = ["hf_pricer.sanity", "--test_filename", str(test_csv), "--output_filename", str(bad)]
+    monkeypatch.setattr(sys, "argv", argv)
+    monkeypatch.delitem(sys.modules, "hf_pricer.sanity")  # imported above; `-m` starts from the package
+    with pytest.raises(SystemExit) as exit_:
+        runpy.run_module("hf_pricer.sanity", run_name="__main__", alter_sys=True)
+    assert exit_.value.code == 1
+    assert "3 missing index(es): 1, 2, 3" in capsys.readouterr().err
