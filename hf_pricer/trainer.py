@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import torch
 from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer, TrainerCallback, TrainingArguments
 
-from .modeling_utils import PricerLossMixin
+from .modeling_utils import PriceModelMixin, PricerLossMixin
 
 logger = logging.getLogger(__name__)
 
@@ -206,9 +206,12 @@ class PricerTrainer(Trainer):
         return output
 
     def save_prediction_plot(self, output) -> None:
-        """The predicted-vs-true price plot of the final evaluation, which the model card shows."""
+        """The predicted-vs-true price plot of the final evaluation, which the model card shows (price models
+        only: other predictions are not prices)."""
         from .hub import PLOT_FILENAME, save_price_plot
 
+        if not isinstance(self.accelerator.unwrap_model(self.model), PriceModelMixin):
+            return
         predictions = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
         save_price_plot(predictions, output.label_ids, os.path.join(self.args.output_dir, PLOT_FILENAME))
 

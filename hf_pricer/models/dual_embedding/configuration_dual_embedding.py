@@ -60,6 +60,11 @@ class EmbeddingClassifierConfig(PreTrainedConfig):
     label_field: str = "company"
     initializer_range: float = 0.02
 
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        if self.id2label is not None and self.label2id is None:
+            self.label2id = {label: index for index, label in self.id2label.items()}
+
     def validate_architecture(self):
         """Part of `@strict`-powered validation."""
         if self.embedding_dim < 1:

@@ -242,6 +242,30 @@ def write_catalog_json(
     return str(train_path), str(val_path)
 
 
+def load_train_val(
+    train_json: str | None,
+    val_json: str | None,
+    target_names: Sequence[str],
+    *,
+    catalog_dir: str | os.PathLike,
+    catalog_size: int = 600,
+    image_size: int = 64,
+    seed: int = 0,
+) -> tuple[Dataset, Dataset | None]:
+    """The recipes' records: `train_json` (and `val_json`, optional), or without them the embedded catalog
+    written to `catalog_dir` by [`write_catalog_json`] (its targets are `CATALOG_TARGETS`)."""
+    if train_json is None:
+        if val_json is not None:
+            raise ValueError("`val_json` was given without `train_json`")
+        missing = set(target_names) - set(CATALOG_TARGETS)
+        if missing:
+            raise ValueError(f"the catalog has the targets {list(CATALOG_TARGETS)}, not {sorted(missing)}")
+        train_json, val_json = write_catalog_json(catalog_dir, catalog_size, seed=seed, image_size=image_size)
+    train, _ = load_records(train_json, target_names)
+    val = load_records(val_json, target_names)[0] if val_json else None
+    return train, val
+
+
 _VOLUME = re.compile(r"(?:ca\s*)?([0-9]+(?:[.,][0-9]+)?)\s*(kg|g|ml|dl|cl|l)\b", re.I)
 _ENERGY = re.compile(r"energi\s+ca\s+([0-9]+(?:[.,][0-9]+)?)\s*kilokalori", re.I)
 _GRAMS_OR_ML = {"g": 1.0, "kg": 1000.0, "ml": 1.0, "cl": 10.0, "dl": 100.0, "l": 1000.0}
@@ -305,6 +329,7 @@ __all__ = [
     "keep_known_labels",
     "label_vocabulary",
     "load_records",
+    "load_train_val",
     "parse_grocery_information",
     "save_json",
     "to_serializable",

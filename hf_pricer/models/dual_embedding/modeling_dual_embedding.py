@@ -141,6 +141,14 @@ class EmbeddingClassifierForImageClassification(EmbeddingClassifierPreTrainedMod
     Trains with [`PricerTrainer`] (cross-entropy summed over rows, see [`PricerLossMixin`]) or plain `Trainer`.
     """
 
+    card_task = {  # model-index task of the model card (`hf_pricer.hub.build_model_card`)
+        "task_type": "image-classification",
+        "task_name": "Image classification",
+        "tag": "image-classification",
+        "description": "model trained with [hf_pricer](https://github.com/hf-pricer/hf_pricer). It classifies an "
+        "image and embeds it: stage 1 of the dual-embedding regressor.",
+    }
+
     def __init__(self, config: EmbeddingClassifierConfig):
         super().__init__(config)
         self.embedder = EmbeddingClassifierModel(config)
@@ -219,6 +227,14 @@ class DualEmbeddingForRegression(DualEmbeddingPreTrainedModel):
 
     config_class = DualEmbeddingConfig
     base_model_prefix = "dual_embedding"
+    card_task = {
+        "task_type": "image-regression",
+        "task_name": "Numeric attributes from an image",
+        "tag": "image-regression",
+        "description": "dual-embedding regressor trained with [hf_pricer](https://github.com/hf-pricer/hf_pricer). "
+        "It predicts numeric attributes (`config.target_names`) from an image, fusing visual features with "
+        "level-1 and level-2 label embeddings by attention.",
+    }
     encoder_parameter_prefixes = ("company_encoder", "model_encoder")
     _no_split_modules = ["ViTEmbeddings", "ViTLayer"]
 

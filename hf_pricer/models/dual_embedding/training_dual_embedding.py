@@ -110,9 +110,12 @@ class DualEmbeddingSearchSpace:
             "learning_rate": tune.loguniform(*self.learning_rate),
         }
 
-    @staticmethod
-    def trial_params(trial) -> dict[str, Any]:
-        """The trial's hyperparameters: an optuna `Trial`/`FixedTrial`'s `params`, or Ray's dict."""
+    def trial_params(self, trial) -> dict[str, Any]:
+        """The trial's hyperparameters: those of an optuna `Trial` (suggested here if not yet: `Trainer.train`
+        calls `model_init(trial)` before `hp_space(trial)`, and optuna repeats a suggestion within a trial),
+        an optuna `FixedTrial`'s, or Ray's dict."""
+        if hasattr(trial, "suggest_categorical") and not hasattr(trial, "_params"):  # FixedTrial has `_params`
+            self.optuna_hp_space(trial)
         return dict(trial.params if hasattr(trial, "params") else trial)
 
     def config_kwargs(self, trial) -> dict[str, Any]:
@@ -146,13 +149,13 @@ def dual_embedding_model_init(
 
     def model_init(trial=None) -> DualEmbeddingForRegression:
         kwargs = dict(config_kwargs)
-        multiplier = lr_multiplier
-        if trial is not None:
-            kwargs.update(space.config_kwargs(trial))
-            multiplier = space.trial_params(trial).get("lr_multiplier", multiplier)
+        params = {} if trial is None else space.trial_params(trial)
+        kwargs.update(space.config_kwargs(params))
+        multiplier = params.get("lr_multiplier", lr_multiplier)
         trainer = state.get("trainer")
         if trainer is not None:
-            trainer.args.module_learning_rates = encoder_learning_rates(trainer.args.learning_rate, multiplier)
+            learning_rate = params.get("learning_rate", trainer.args.learning_rate)
+            trainer.args.module_learning_rates = encoder_learning_rates(learning_rate, multiplier)
         logger.info("model_init: %s, encoder lr multiplier %g", kwargs, multiplier)
         return DualEmbeddingForRegression.from_classifiers(*classifiers, **kwargs)
 
