@@ -111,7 +111,8 @@ def main(args=None):
             learn_temperature=model_args.learn_temperature,
         )
         model = hf_pricer.EmbeddingAlignerModel(config)
-    logger.info("%s with %s parameters", type(model).__name__, f"{model.num_parameters():,}")
+    logger.info("%s with %s parameters, world size %d", type(model).__name__, f"{model.num_parameters():,}",
+                training_args.world_size)
 
     eval_dataset = validation.to_dataset() if validation is not None else None
     trainer = hf_pricer.PricerTrainer(

@@ -79,8 +79,6 @@ class EmbeddingAlignerPreTrainedModel(PricerLossMixin, PreTrainedModel):
     main_input_name = "text_embeds"
     # `forward` takes no **kwargs: PricerTrainer normalises the loss over accumulated batches itself.
     accepts_loss_kwargs = False
-    # Not a prediction: keeps the Trainer from gathering it with the predicted embeddings.
-    _keys_to_ignore_at_inference = ["logit_scale"]
 
     @torch.no_grad()
     def _init_weights(self, module):

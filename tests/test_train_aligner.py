@@ -1,0 +1,113 @@
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from huggingface_hub import ModelCard
+
+from hf_pricer import EmbeddingAlignerConfig, EmbeddingAlignerModel, load_alignment_npz, read_submission
+from hf_pricer.cli import parse_recipe_args
+from tests.models.aligner import tiny_alignment
+
+import train_aligner
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RECIPE = os.path.join(ROOT, "recipes", "train_aligner.py")
+
+
+@pytest.fixture
+def npz_files(tmp_path):
+    data = tiny_alignment(num_images=40, captions_per_image=2, seed=0)
+    train, validation = data.split_by_image(10, seed=0)
+    test = tiny_alignment(num_images=5, captions_per_image=1, seed=1, prefix="test")
+    return {
+        "train_file": train.save(tmp_path / "train.npz"),
+        "validation_file": validation.save(tmp_path / "valid.npz"),
+        "test_file": test.save(tmp_path / "test.clean.npz", with_images=False),
+    }
+
+
+def tiny_args(output_dir, *extra):
+    return ["--hidden_size", "32", "--dropout", "0.0", "--num_train_epochs", "2", "--per_device_train_batch_size", "16",
+            "--save_every_epochs", "1", "--output_dir", str(output_dir), "--disable_tqdm", "true", *extra]
+
+
+def test_cpu_preset_is_the_default_and_flags_override_it():
+    model_args, data_args, training_args = parse_recipe_args(train_aligner.ARGUMENT_TYPES, train_aligner.CPU_PRESET,
+                                                             ["--num_train_epochs", "3"])
+    assert data_args.train_file == "catalog" and data_args.save_every_epochs == 5
+    assert (model_args.hidden_size, model_args.dropout, model_args.loss_type) == (4096, 0.2, "cosine")
+    assert training_args.num_train_epochs == 3 and training_args.use_cpu and training_args.save_strategy == "no"
+
+
+def test_seed_config_parses_to_the_seed_setup():
+    config_file = os.path.join(ROOT, "recipes", "configs", "aligner_seed.yaml")
+    model_args, data_args, training_args = parse_recipe_args(train_aligner.ARGUMENT_TYPES, None,
+                                                             [config_file, "--output_dir", "unused"])
+    assert data_args.test_file.endswith("test.clean.npz") and data_args.save_every_epochs == 5
+    assert (training_args.learning_rate, training_args.weight_decay, training_args.num_train_epochs) == (1e-3, 0.0, 20)
+    assert (training_args.per_device_train_batch_size, training_args.per_device_eval_batch_size) == (64, 256)
+    assert training_args.lr_scheduler_type == "constant" and training_args.max_grad_norm == 0.0
+    config = EmbeddingAlignerConfig(hidden_size=model_args.hidden_size, dropout=model_args.dropout,
+                                    loss_type=model_args.loss_type, hidden_act=model_args.hidden_act)
+    assert config == EmbeddingAlignerConfig()  # the seed's defaults: 1024 → 4096 → 1536
+    with torch.device("meta"):
+        assert EmbeddingAlignerModel(config).num_parameters() == 1024 * 4096 + 4096 + 4096 * 1536 + 1536
+
+
+def test_recipe_trains_evaluates_and_writes_a_submission(npz_files, tmp_path):
+    out = tmp_path / "out"
+    flags = [arg for key, path in npz_files.items() for arg in (f"--{key}", str(path))]
+    trainer = train_aligner.main(tiny_args(out, *flags, "--learning_rate", "0.01"))
+    saved = set(os.listdir(out))
+    assert {"model.safetensors", "config.json", "README.md", "eval_results.json", "submission.csv", "analysis"} <= saved
+    assert sorted(name for name in saved if name.startswith("checkpoint-")) == ["checkpoint-4", "checkpoint-8"]  # 60 rows, batch 16
+    metrics = json.load(open(out / "eval_results.json"))
+    assert metrics["eval_gallery_size"] == 10
+    assert 0 <= metrics["eval_recall_at_1"] <= metrics["eval_recall_at_5"] <= metrics["eval_recall_at_10"] == 1.0
+    assert metrics["eval_mrr"] > 0.3  # chance is 0.29 for 10 images; the linear relation is learnable
+    report = json.load(open(out / "analysis" / "alignment_report.json"))
+    assert report["retrieval"]["mrr"] == pytest.approx(metrics["eval_mrr"])
+    assert set(report["distances"]) == {"euclidean", "manhattan", "cosine"}
+    assert os.path.isfile(out / "analysis" / "cosine_similarity_histogram.png")
+    ids, predictions = read_submission(out / "submission.csv")
+    test = load_alignment_npz(npz_files["test_file"])
+    assert ids == test.ids.tolist() and predictions.shape == (5, 6)
+    model = EmbeddingAlignerModel.from_pretrained(out).eval()
+    expected = model(text_embeds=torch.from_numpy(test.caption_embeds)).predictions.detach().numpy()
+    np.testing.assert_allclose(predictions, expected, rtol=1e-5, atol=1e-6)
+    assert ModelCard.load(out / "README.md").data.model_name == "out"
+    assert trainer.state.global_step == 8
+
+
+def test_recipe_on_the_embedded_catalog_draws_the_retrieval_figure(tmp_path):
+    out = tmp_path / "catalog"
+    train_aligner.main(tiny_args(out, "--catalog_size", "10", "--validation_size", "0.3",
+                                 "--loss_type", "cosine+contrastive", "--eval_strategy", "no"))
+    metrics = json.load(open(out / "eval_results.json"))
+    assert metrics["eval_gallery_size"] == 3
+    config = json.load(open(out / "config.json"))
+    assert (config["in_dim"], config["out_dim"]) == (384, 1280)  # MiniLM → EfficientNet-Lite0
+    with open(out / "analysis" / "retrieval_examples.png", "rb") as handle:
+        assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.multiprocess
+def test_two_process_launch_with_the_contrastive_loss(npz_files, tmp_path):
+    flags = ["--train_file", str(npz_files["train_file"]), "--validation_size", "0.2", "--loss_type", "contrastive",
+             "--use_cpu", "true", "--num_train_epochs", "1", "--save_every_epochs", "0", "--save_strategy", "no"]
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+        "--main_process_port", str(__import__("tests.conftest", fromlist=["_free_port"])._free_port()),
+        RECIPE, *tiny_args(tmp_path, *flags),
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env, timeout=600,
+                            stdin=subprocess.DEVNULL)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert "world size 2" in output
+    assert os.path.isfile(tmp_path / "model.safetensors") and os.path.isfile(tmp_path / "eval_results.json")
