@@ -1,4 +1,5 @@
-"""Check a challenge output CSV: `python -m hf_pricer.sanity --test_filename test.csv --output_filename out.csv`.
+"""Check a challenge output CSV: `hf-pricer-sanity --test_filename test.csv --output_filename out.csv`
+(or `python -m hf_pricer.sanity ...`).
 
 Exits with status 0 and a summary when the file would be accepted, 1 and the list of problems otherwise.
 """
@@ -12,7 +13,7 @@ from .data.entities import SanityCheckError, sanity_check
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hf_pricer.sanity", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="hf-pricer-sanity", description=__doc__.splitlines()[0])
     parser.add_argument("--test_filename", required=True, help="the test CSV (index, ..., entity_name)")
     parser.add_argument("--output_filename", required=True, help="the predictions CSV (index, prediction)")
     args = parser.parse_args(argv)

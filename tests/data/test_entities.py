@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import runpy
+import shutil
+import subprocess
 import sys
 
 import pytest
@@ -337,3 +340,15 @@ def test_sanity_cli(test_csv, tmp_path, monkeypatch, capsys):
         runpy.run_module("hf_pricer.sanity", run_name="__main__", alter_sys=True)
     assert exit_.value.code == 1
     assert "3 missing index(es): 1, 2, 3" in capsys.readouterr().err
+
+
+def test_sanity_console_script(test_csv, tmp_path):
+    """`pip install hf_pricer` puts `hf-pricer-sanity` next to the interpreter."""
+    script = shutil.which("hf-pricer-sanity", path=os.path.dirname(sys.executable))
+    assert script is not None, "hf-pricer-sanity is not installed: reinstall the package (pip install -e .)"
+    good = _write_csv(tmp_path / "out.csv", ["index", "prediction"], [(i, "") for i in range(4)])
+    result = subprocess.run(
+        [script, "--test_filename", str(test_csv), "--output_filename", str(good)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Parsing successful" in result.stdout
