@@ -174,7 +174,7 @@ def build_model_card(
         library_name="transformers",
         tags=["hf_pricer", task["tag"], model.config.model_type, *tags],
         datasets=[dataset_id] if dataset_id != "local" else None,
-        metrics=list(CARD_METRICS) if eval_results else None,
+        metrics=[result.metric_type for result in eval_results] or None,
         base_model=base_model,
         eval_results=eval_results or None,
     )

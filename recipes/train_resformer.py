@@ -117,7 +117,7 @@ def main(args=None):
     )
     trainer.train()
     trainer.save_model()
-    output = trainer.finish(eval_rows, f"hf_pricer-labels-{data_args.dataset}")
+    output = trainer.finish(eval_rows, data_args.dataset)
     if trainer.is_world_process_zero():
         write_predictions(training_args.output_dir, eval_rows, processor.decode_predictions(output.predictions))
     if processor.image_report.skipped:

@@ -3,7 +3,7 @@
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
-from .tokenization_resformer import default_entity_units, grammar_token_ids
+from .tokenization_resformer import canonical_entity_units, grammar_token_ids
 
 
 @strict
@@ -22,9 +22,10 @@ class ResformerConfig(PreTrainedConfig):
 
     Args:
         entity_units (`dict[str, list[str]]`, *optional*):
-            Allowed units per entity name; defaults to the challenge's. Entity ids are positions in this
-            mapping, and the output vocabulary is built from it (see [`ResformerTokenizer`]): build the
-            tokenizer with the same mapping. The token-id fields below are derived from it.
+            Allowed units per entity name; defaults to the challenge's. Entities and units are kept sorted;
+            entity ids are positions in that order, and the output vocabulary is built from it (see
+            [`ResformerTokenizer`]): build the tokenizer with the same mapping. The token-id fields below are
+            derived from it.
         image_size (`int`, *optional*, defaults to 400): side of the square `pixel_values`.
         num_channels (`int`, *optional*, defaults to 3): image channels.
         resnet_hidden_sizes (`list[int]`, *optional*, defaults to `[64, 128, 256, 512]`): channels per stage.
@@ -100,9 +101,7 @@ class ResformerConfig(PreTrainedConfig):
     unit_token_ids: dict | None = None
 
     def __post_init__(self, **kwargs):
-        if self.entity_units is None:
-            self.entity_units = default_entity_units()
-        self.entity_units = {name: list(units) for name, units in self.entity_units.items()}
+        self.entity_units = canonical_entity_units(self.entity_units)
         for name, value in grammar_token_ids(self.entity_units).items():
             setattr(self, name, value)
         for name in ("resnet_hidden_sizes", "resnet_depths", "resnet_strides", "resnet_attention_stages"):
@@ -129,15 +128,16 @@ class ResformerConfig(PreTrainedConfig):
 
     @classmethod
     def cpu_preset(cls, **kwargs) -> "ResformerConfig":
-        """A small Resformer (~1.3M parameters) that learns to read the catalog's 128-px labels on a CPU."""
+        """A small Resformer (~1M parameters) that learns to read 128-px rendered labels on a CPU: a stride-8
+        ResNet of 32/64/96 channels with self-attention in its last stage, and 8×8 tokens of 16×16 pixels."""
         preset = dict(
             image_size=128,
-            resnet_hidden_sizes=[32, 64, 128],
-            resnet_depths=[1, 1, 2],
-            resnet_strides=[1, 2, 2],
+            resnet_hidden_sizes=[32, 64, 96],
+            resnet_depths=[1, 1, 1],
+            resnet_strides=[2, 2, 1],
             resnet_attention_stages=[2],
             resnet_attention_heads=4,
-            patch_size=8,
+            patch_size=16,
             d_model=128,
             num_attention_heads=4,
             encoder_layers=2,

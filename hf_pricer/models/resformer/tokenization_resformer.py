@@ -3,7 +3,7 @@
 `"12.5 centimetre"` → `["1", "2", ".", "5", "centimetre", "</s>"]`. Units are whole tokens (`"fluid ounce"`
 is one token), so a decoded unit is always one of the vocabulary's, and the empty prediction is the
 sequence `["</s>"]`. Each entity type also has a token (`"<item_weight>"`) and an id in the model's
-entity-type embedding (its position in `entity_units`).
+entity-type embedding (its position among the sorted entity names).
 
 The vocabulary is derived from `entity_units` alone (specials, digits, `"."`, units, entity tokens, in
 that order), so a tokenizer and a [`ResformerConfig`] built from the same mapping agree on every id.
@@ -22,11 +22,15 @@ DIGITS = tuple("0123456789")
 DECIMAL_POINT = "."
 
 
-def default_entity_units() -> dict[str, list[str]]:
-    """The challenge's allowed units per entity (`hf_pricer.data.entities.ENTITY_UNIT_MAP`), sorted."""
-    from hf_pricer.data.entities import ENTITY_UNIT_MAP
+def canonical_entity_units(entity_units: Mapping[str, Sequence[str]] | None = None) -> dict[str, list[str]]:
+    """`entity_units` (default: the challenge's `ENTITY_UNIT_MAP`) with entities and units sorted.
 
-    return {name: sorted(units) for name, units in ENTITY_UNIT_MAP.items()}
+    Ids are positions in this order, so they survive JSON files that sort their keys."""
+    if entity_units is None:
+        from hf_pricer.data.entities import ENTITY_UNIT_MAP
+
+        entity_units = ENTITY_UNIT_MAP
+    return {name: sorted(entity_units[name]) for name in sorted(entity_units)}
 
 
 def entity_token(entity_name: str) -> str:
@@ -71,20 +75,20 @@ class ResformerTokenizer(PreTrainedTokenizer):
     Args:
         entity_units (`dict[str, list[str]]`, *optional*):
             Allowed units per entity name. Defaults to the challenge's (`ENTITY_UNIT_MAP`). Saved in
-            `tokenizer_config.json`; the vocabulary is built from it.
+            `tokenizer_config.json`; the vocabulary is built from it, entities and units in sorted order.
     """
 
     model_input_names = ["input_ids", "attention_mask"]
 
     def __init__(self, entity_units: Mapping[str, Sequence[str]] | None = None, **kwargs):
-        entity_units = default_entity_units() if entity_units is None else entity_units
-        self.entity_units = {name: list(units) for name, units in entity_units.items()}
+        self.entity_units = canonical_entity_units(entity_units)
         self.vocab = build_vocab(self.entity_units)
         self.ids_to_tokens = {index: token for token, index in self.vocab.items()}
         units = sorted({unit for allowed in self.entity_units.values() for unit in allowed}, key=len, reverse=True)
-        # Longest unit first, so that "fluid ounce" wins over "ounce"; a unit ends at a word boundary.
+        # Longest unit first, so that "fluid ounce" wins over "ounce"; a unit ends at a word boundary. Any
+        # other run of characters is one (unknown) token.
         words = [re.escape(token) for token in (*units, *map(entity_token, self.entity_units))]
-        self._pattern = re.compile(r"(?:" + "|".join(words) + r")(?![a-z])|\d|\.|\S")
+        self._pattern = re.compile(r"(?:" + "|".join(words) + r")(?![a-z])|\d|\.|[^\s\d.]+")
         for key, token in zip(("pad_token", "bos_token", "eos_token", "unk_token"), SPECIAL_TOKENS):
             kwargs.setdefault(key, token)
         kwargs.setdefault("special_tokens_pattern", "eos")

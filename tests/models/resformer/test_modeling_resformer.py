@@ -1,0 +1,183 @@
+import numpy as np
+import pytest
+import torch
+from huggingface_hub.errors import StrictDataclassClassValidationError
+from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText
+
+from hf_pricer import ResformerConfig, ResformerConstrainedLogitsProcessor, ResformerForConditionalGeneration, ResformerTokenizer
+from hf_pricer.data.entities import ENTITY_UNIT_MAP, check_prediction, format_prediction, normalize_entity_value
+
+TOKENIZER = ResformerTokenizer()
+ENTITIES = ["voltage", "wattage", "item_volume", "width", "item_weight", "voltage"]
+
+
+def tiny_config(**kwargs):
+    sizes = dict(
+        image_size=32, resnet_hidden_sizes=[8, 16], resnet_depths=[1, 1], resnet_strides=[1, 1],
+        resnet_attention_stages=[1], resnet_attention_heads=2, patch_size=4, d_model=16, num_attention_heads=2,
+        encoder_layers=1, decoder_layers=1, ffn_dim=32, dropout=0.0, max_target_positions=16, max_number_tokens=8,
+    )
+    return ResformerConfig(**{**sizes, **kwargs})
+
+
+def tiny_model(seed=0, **kwargs):
+    torch.manual_seed(seed)
+    return ResformerForConditionalGeneration(tiny_config(**kwargs)).eval()
+
+
+def inputs(n=len(ENTITIES), seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    return {
+        "pixel_values": torch.randn(n, 3, 32, 32, generator=generator),
+        "entity_ids": torch.tensor([TOKENIZER.entity_id(name) for name in (ENTITIES * n)[:n]]),
+    }
+
+
+def labels_for(texts):
+    batch = TOKENIZER(texts, padding=True, return_tensors="pt")
+    return batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+
+
+def assert_valid(predictions, entity_names):
+    for prediction, name in zip(predictions, entity_names, strict=True):
+        assert check_prediction(prediction, name) is None, (prediction, name)
+        if prediction:  # canonical: exactly the string format_prediction writes
+            assert normalize_entity_value(prediction, name) == prediction
+
+
+def test_forward_shapes_and_loss_protocol():
+    model = tiny_model()
+    labels = labels_for(["2.5 volt", "", "12.0 litre", "3.0 inch", "0.25 gram", "1.0 kilovolt"])
+    out = model(**inputs(), labels=labels)
+    assert out.logits.shape == (6, labels.shape[1], model.config.vocab_size)
+    assert out.encoder_last_hidden_state.shape == (6, 64, 16)
+    tokens = int((labels != -100).sum())
+    assert model.num_loss_items(labels) == tokens
+    torch.testing.assert_close(model.loss_sum(out, labels) / tokens, out.loss)
+
+
+def test_bad_inputs_raise_clear_errors():
+    model = tiny_model()
+    with pytest.raises(ValueError, match="pixel_values"):
+        model(pixel_values=torch.randn(2, 3, 40, 40), entity_ids=torch.tensor([0, 1]), labels=labels_for(["1.0 volt"] * 2))
+    with pytest.raises(ValueError, match="entity_ids"):
+        model(pixel_values=torch.randn(2, 3, 32, 32), entity_ids=torch.tensor([0, 99]), labels=labels_for(["1.0 volt"] * 2))
+    with pytest.raises(ValueError, match="entity_ids"):
+        model.generate(torch.randn(2, 3, 32, 32))
+    with pytest.raises(StrictDataclassClassValidationError, match="patch_size"):
+        tiny_config(patch_size=3)
+    with pytest.raises(StrictDataclassClassValidationError, match="resnet_attention_stages"):
+        tiny_config(resnet_attention_stages=[5])
+    with pytest.raises(StrictDataclassClassValidationError, match="max_number_tokens"):
+        tiny_config(max_number_tokens=20)
+
+
+def walk(processor, entity_id, rng):
+    """A random path through the grammar: every allowed token is drawn with equal probability."""
+    tokens = []
+    while not tokens or tokens[-1] != TOKENIZER.eos_token_id:
+        allowed = processor.allowed_tokens(tokens, entity_id)
+        assert allowed, TOKENIZER.convert_ids_to_tokens(tokens)
+        tokens.append(int(rng.choice(allowed)))
+    return TOKENIZER.decode(tokens, skip_special_tokens=True)
+
+
+@pytest.mark.parametrize("canonical", [True, False])
+def test_grammar_only_produces_valid_predictions(canonical):
+    config = tiny_config(canonical_numbers=canonical)
+    processor = ResformerConstrainedLogitsProcessor(config, torch.arange(len(config.entity_names)))
+    rng = np.random.default_rng(0)
+    seen_units = set()
+    for entity_id, name in enumerate(config.entity_names):
+        predictions = [walk(processor, entity_id, rng) for _ in range(300)]
+        assert "" in predictions
+        for prediction in predictions:
+            assert check_prediction(prediction, name) is None, (prediction, name)
+            number = prediction.split(" ")[0]
+            assert not (len(number) > 1 and number[0] == "0" and number[1] != "."), prediction  # no "007"
+            assert len(number) <= config.max_number_tokens
+            if canonical and prediction:
+                assert normalize_entity_value(prediction, name) == prediction
+        seen_units |= {p.split(" ", 1)[1] for p in predictions if p}
+    assert seen_units == {unit for units in ENTITY_UNIT_MAP.values() for unit in units}
+    if not canonical:
+        assert any("." not in p for p in predictions if p)  # "2 gram" is allowed without canonical numbers
+
+
+def test_grammar_accepts_every_canonical_value():
+    config = tiny_config(max_number_tokens=10)
+    processor = ResformerConstrainedLogitsProcessor(config, torch.tensor([0]))
+    for value in (0.0, 0.5, 2.0, 10.0, 12.5, 100.25, 0.0001, 1000000.0, 3.05):
+        for name in config.entity_names:
+            unit = config.entity_units[name][-1]
+            tokens = TOKENIZER(format_prediction(value, unit))["input_ids"]
+            entity_id = config.entity_names.index(name)
+            for position, token in enumerate(tokens):
+                assert token in processor.allowed_tokens(tokens[:position], entity_id), (value, unit, position)
+
+
+@pytest.mark.parametrize(
+    "generate_kwargs",
+    [{}, {"num_beams": 4}, {"do_sample": True, "top_k": 0, "num_return_sequences": 3}, {"num_beams": 3, "num_return_sequences": 2}],
+    ids=["greedy", "beam4", "sampling", "beam-returns"],
+)
+def test_constrained_generate_is_always_valid(generate_kwargs):
+    torch.manual_seed(1)
+    for seed in range(3):  # several random-weight models
+        model = tiny_model(seed)
+        generated = model.generate(**inputs(seed=seed), **generate_kwargs)
+        per_input = generate_kwargs.get("num_return_sequences", 1)
+        assert generated.shape[0] == len(ENTITIES) * per_input
+        assert generated.shape[1] <= model.config.max_target_positions
+        predictions = TOKENIZER.batch_decode(generated, skip_special_tokens=True)
+        assert_valid(predictions, [name for name in ENTITIES for _ in range(per_input)])
+
+
+def test_unconstrained_random_model_writes_invalid_text():
+    model = tiny_model(0)
+    predictions = TOKENIZER.batch_decode(
+        model.generate(**inputs(), constrained_decoding=False), skip_special_tokens=True
+    )
+    assert any(check_prediction(p, name) is not None for p, name in zip(predictions, ENTITIES))
+
+
+def test_overfits_a_tiny_batch_and_beam_search_reads_it_back():
+    torch.manual_seed(0)
+    model = ResformerForConditionalGeneration(tiny_config()).train()
+    texts = ["2.5 volt", "", "12.0 litre", "3.0 inch", "0.25 gram", "1.0 kilovolt"]
+    labels, batch = labels_for(texts), inputs()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(150):
+        loss = model(**batch, labels=labels).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    assert losses[-1] < 0.05 * losses[0]
+    model.eval()
+    for kwargs in ({}, {"num_beams": 4}, {"constrained_decoding": False}):
+        assert TOKENIZER.batch_decode(model.generate(**batch, **kwargs), skip_special_tokens=True) == texts, kwargs
+
+
+def test_save_load_and_auto_classes(tmp_path):
+    model = tiny_model(3)
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").is_file()
+    assert type(AutoConfig.from_pretrained(tmp_path)) is ResformerConfig
+    for auto in (AutoModel, AutoModelForImageTextToText, ResformerForConditionalGeneration):
+        loaded = auto.from_pretrained(tmp_path).eval()
+        assert type(loaded) is ResformerForConditionalGeneration
+        for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
+            assert torch.equal(a, b), name
+    torch.testing.assert_close(loaded.generate(**inputs(), num_beams=2), model.generate(**inputs(), num_beams=2))
+    assert loaded.generation_config.max_length == 16
+
+
+def test_meta_device_build_of_seed_sizes():
+    with torch.device("meta"):
+        model = ResformerForConditionalGeneration(ResformerConfig())
+    config = model.config
+    assert (config.image_size, config.d_model, config.num_attention_heads, config.max_target_positions) == (400, 2048, 16, 64)
+    assert config.num_patches == 625  # 16x16-pixel patches of a 400x400 image
+    assert model.num_parameters() > 300_000_000

@@ -1,0 +1,71 @@
+"""End-to-end tests of recipes/train_resformer.py on tiny settings, and the seed config on the meta device."""
+
+import csv
+import json
+import os
+
+import pytest
+import torch
+from huggingface_hub import ModelCard
+
+import hf_pricer
+from hf_pricer.cli import parse_recipe_args
+from hf_pricer.data.entities import sanity_check
+
+RECIPES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "recipes")
+TINY = [
+    "--train_size", "48", "--eval_size", "12", "--per_device_train_batch_size", "16", "--per_device_eval_batch_size", "12",
+    "--image_size", "64", "--resnet_hidden_sizes", "8", "16", "16", "--resnet_attention_heads", "2", "--d_model", "16",
+    "--num_attention_heads", "2", "--ffn_dim", "32", "--encoder_layers", "1", "--decoder_layers", "1",
+    "--disable_tqdm", "true", "--logging_steps", "1", "--warmup_steps", "0", "--learning_rate", "0.003",
+]
+
+
+def test_recipe_trains_evaluates_with_generation_and_writes_checked_predictions(tmp_path):
+    import train_resformer
+
+    trainer = train_resformer.main([*TINY, "--num_train_epochs", "2", "--generation_num_beams", "2",
+                                    "--output_dir", str(tmp_path)])
+    assert trainer.state.global_step == 6
+    evals = [entry for entry in trainer.state.log_history if "eval_f1" in entry]
+    assert len(evals) >= 2  # every epoch, and the final evaluation
+    assert all(entry["eval_sanity_pass_rate"] == 1.0 for entry in evals)  # constrained decoding
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    assert losses[-1] < losses[0]
+
+    assert sanity_check(tmp_path / "test.csv", tmp_path / "predictions.csv")["rows"] == 12
+    with open(tmp_path / "predictions.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["index"] for row in rows] == [f"label-test-{i:06d}" for i in range(12)]
+    final = json.load(open(tmp_path / "eval_results.json"))
+    card = ModelCard.load(tmp_path / "README.md")
+    results = {r.metric_type: r.metric_value for r in card.data.eval_results}
+    assert results["f1"] == pytest.approx(final["eval_f1"])
+    assert results["sanity_pass_rate"] == 1.0
+
+    loaded = hf_pricer.ResformerForConditionalGeneration.from_pretrained(tmp_path)
+    processor = hf_pricer.ResformerProcessor.from_pretrained(tmp_path)
+    assert loaded.config.image_size == 64 and processor.image_processor.size == {"height": 64, "width": 64}
+
+
+def test_seed_config_parses_and_builds_on_meta():
+    import train_resformer
+
+    model_args, data_args, training_args = parse_recipe_args(
+        train_resformer.ARGUMENT_TYPES, args=[os.path.join(RECIPES, "configs", "resformer_seed.yaml")]
+    )
+    assert training_args.predict_with_generate and training_args.generation_num_beams == 4
+    config = model_args.config()
+    assert (config.image_size, config.patch_size, config.d_model, config.num_attention_heads) == (400, 16, 2048, 16)
+    assert config.max_target_positions == 64
+    with torch.device("meta"):
+        model = hf_pricer.ResformerForConditionalGeneration(config)
+    assert model.encoder.patch_embedding.out_channels == 2048
+
+
+def test_cpu_preset_is_the_default():
+    import train_resformer
+
+    model_args, data_args, training_args = parse_recipe_args(train_resformer.ARGUMENT_TYPES, train_resformer.CPU_PRESET, [])
+    assert model_args.config().to_dict() == hf_pricer.ResformerConfig.cpu_preset().to_dict()
+    assert data_args.dataset == "labels" and training_args.metric_for_best_model == "f1"
