@@ -114,7 +114,8 @@ class ResformerProcessor(ProcessorMixin):
         """
         if images is None or entity_names is None:
             raise ValueError("the Resformer processor needs `images` and `entity_names` (one per image)")
-        images, entity_names = _as_batch(images), _as_batch(entity_names)
+        images = _as_batch(images)
+        entity_names = [entity_names] if isinstance(entity_names, str) else list(entity_names)
         if len(images) != len(entity_names):
             raise ValueError(f"got {len(images)} images but {len(entity_names)} entity names")
         pixels = self.image_processor(images, train=train, return_tensors="pt", seed=seed, ids=ids)
@@ -123,7 +124,7 @@ class ResformerProcessor(ProcessorMixin):
             "entity_ids": torch.tensor([self.tokenizer.entity_id(name) for name in entity_names]),
         }
         if text is not None:
-            labels = self.encode_targets(_as_batch(text), entity_names)
+            labels = self.encode_targets([text] if isinstance(text, str) else list(text), entity_names)
             data["labels"] = labels
             # PricerTrainer passes the labels to the loss, not to the model: the decoder gets its inputs here.
             data["decoder_input_ids"] = shift_tokens_right(
