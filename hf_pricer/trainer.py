@@ -27,7 +27,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
-from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer, TrainerCallback, TrainingArguments
+from transformers import (
+    PreTrainedModel,
+    Seq2SeqTrainer,
+    Seq2SeqTrainingArguments,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+)
+from transformers.utils import CONFIG_NAME, SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME
 
 from .modeling_utils import PriceModelMixin, PricerLossMixin
 
@@ -185,6 +193,40 @@ class PricerTrainer(Trainer):
                     logger.info("learning rate %g for %s (%d tensors)", group["lr"], group["module"], len(group["params"]))
             self.optimizer = optimizer_cls(groups, **optimizer_kwargs)
         return self.optimizer
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
+        if not self._load_pretrained_weights(resume_from_checkpoint, model):
+            super()._load_from_checkpoint(resume_from_checkpoint, model)
+
+    def _load_best_model(self) -> None:
+        if self._load_pretrained_weights(self.state.best_model_checkpoint):
+            logger.info("loaded the best model from %s (score %s)", self.state.best_model_checkpoint,
+                        self.state.best_metric)
+        else:
+            super()._load_best_model()
+
+    def _load_pretrained_weights(self, checkpoint: str, model=None) -> bool:
+        """Load a checkpoint's weights into the model through `from_pretrained`.
+
+        transformers 5 saves some sub-models under their legacy parameter names (ViT's
+        `attention.attention.query` for `attention.q_proj`) and maps them back only in `from_pretrained`;
+        `Trainer`'s own loader reads the raw file and would leave those weights as they were, with a warning.
+        Returns False where `Trainer`'s loader applies (DeepSpeed, FSDP, non-`PreTrainedModel`s, PEFT).
+        """
+        model = self.accelerator.unwrap_model(model if model is not None else self.model)
+        weight_files = (SAFE_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME)
+        has_weights = any(os.path.isfile(os.path.join(checkpoint, name)) for name in weight_files)
+        if (
+            self.is_deepspeed_enabled
+            or self.is_fsdp_enabled
+            or not isinstance(model, PreTrainedModel)
+            or not has_weights
+            or not os.path.isfile(os.path.join(checkpoint, CONFIG_NAME))
+        ):
+            return False
+        loaded = type(model).from_pretrained(checkpoint, dtype=model.dtype)
+        model.load_state_dict(loaded.state_dict(), strict=True)
+        return True
 
     def finish(self, eval_dataset=None, dataset_name: str | None = None):
         """End a recipe: final evaluation (metrics logged and saved, predicted-vs-true plot), model card,

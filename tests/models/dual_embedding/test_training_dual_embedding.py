@@ -2,6 +2,7 @@ import csv
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from transformers import EvalPrediction, TrainerCallback
 
@@ -119,3 +120,23 @@ def test_two_trial_search_reaches_the_config_and_writes_the_table(tmp_path):
     assert {"embedding_dim", "attention_type", "unfreeze_epochs", "lr_multiplier", "learning_rate"} <= set(table[0])
     assert (tmp_path / "hpo" / "hpo_results.md").read_text().count("\n") == 4
     assert (tmp_path / "hpo" / "hpo_best_run.json").is_file()
+
+
+def test_trainer_restores_vit_checkpoints_by_their_saved_names(tmp_path):
+    """transformers 5 saves ViT weights under legacy names; `load_best_model_at_end` and resuming must map them."""
+    from .test_modeling_dual_embedding import tiny_classifier
+
+    best = tiny_classifier(seed=1)
+    best.save_pretrained(tmp_path / "checkpoint-best")
+    model = tiny_classifier(seed=2)
+    trainer = PricerTrainer(model=model, args=PricerTrainingArguments(output_dir=str(tmp_path), use_cpu=True,
+                                                                      report_to="none"))
+    trainer.state.best_model_checkpoint = str(tmp_path / "checkpoint-best")
+    trainer._load_best_model()
+    for name, tensor in best.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[name], tensor, msg=name)
+
+    resumed = tiny_classifier(seed=3)
+    trainer._load_from_checkpoint(str(tmp_path / "checkpoint-best"), resumed)
+    torch.testing.assert_close(resumed.embedder.vit.layers[0].attention.q_proj.weight,
+                               best.embedder.vit.layers[0].attention.q_proj.weight)
