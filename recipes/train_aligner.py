@@ -79,13 +79,14 @@ def load_data(data_args, seed: int):
         train, validation = data.split_by_image(data_args.validation_size, seed=seed)
     else:
         train, validation = data, None
-    image = None
-    if validation is not None and data_args.train_file == CATALOG:
+    if validation is None:
+        return train, None, None
+    if data_args.train_file == CATALOG:
         images = embed.catalog_images(data_args.catalog_size, seed=0)
-        image = lambda row: images[str(validation.image_names[row])]  # noqa: E731
-    elif validation is not None and data_args.images_dir:
-        image = lambda row: os.path.join(data_args.images_dir, str(validation.image_names[row]))  # noqa: E731
-    return train, validation, image
+        return train, validation, lambda row: images[str(validation.image_names[row])]
+    if data_args.images_dir:
+        return train, validation, lambda row: os.path.join(data_args.images_dir, str(validation.image_names[row]))
+    return train, validation, None
 
 
 def main(args=None):

@@ -50,7 +50,7 @@ class EmbeddingAlignerConfig(PreTrainedConfig):
 
     model_type = "hf_pricer_aligner"
     # Not a prediction: the Trainer leaves it out of the gathered predictions.
-    keys_to_ignore_at_inference = ["logit_scale"]
+    keys_to_ignore_at_inference = ["logit_scale"]  # noqa: RUF012 -- the Trainer concatenates it to a list
 
     in_dim: int = 1024
     hidden_size: int = 4096

@@ -31,7 +31,13 @@ import torch.nn.functional as F
 from datasets import Image as DatasetImage
 
 from hf_pricer.data import generate_catalog
-from hf_pricer.data.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, IMAGE_NOT_FOUND, ImageReport, load_image
+from hf_pricer.data.images import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_PIXELS,
+    IMAGE_NOT_FOUND,
+    ImageReport,
+    load_image,
+)
 from hf_pricer.data.schema import SkipReport
 
 from .processing_aligner import AlignmentData, load_alignment_npz

@@ -297,7 +297,8 @@ def alignment_report(
         1.0 - row_distances(predictions, shuffled, "cosine"),
     )
     if image is None and any(os.path.isfile(name) for name in data.image_names[:10]):
-        image = lambda row: str(data.image_names[row])  # noqa: E731
+        def image(row):
+            return str(data.image_names[row])
     if image is not None:
         examples = np.sort(np.random.default_rng(seed).choice(len(data), min(num_examples, len(data)), replace=False))
         save_retrieval_figure(
@@ -345,7 +346,8 @@ def main(args: Sequence[str] | None = None) -> dict:
     predictions = predict_embeddings(model, data.caption_embeds, parsed.batch_size)
     image = None
     if parsed.images_dir:
-        image = lambda row: os.path.join(parsed.images_dir, str(data.image_names[row]))  # noqa: E731
+        def image(row):
+            return os.path.join(parsed.images_dir, str(data.image_names[row]))
     report = alignment_report(predictions, data, parsed.output_dir, image=image, num_examples=parsed.num_examples)
     print(json.dumps({"distances": report["distances"], "retrieval": report["retrieval"]}, indent=2))
     return report

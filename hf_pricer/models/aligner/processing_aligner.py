@@ -124,7 +124,7 @@ class AlignmentData:
         if not self.has_images:
             raise ValueError(f"{self.source}: splitting by image needs `{IMAGE_EMBEDS}`")
         num_images = len(self.image_embeds)
-        num_test = int(round(test_size * num_images)) if test_size < 1 else int(test_size)
+        num_test = round(test_size * num_images) if test_size < 1 else int(test_size)
         if not 0 < num_test < num_images:
             raise ValueError(f"`test_size`={test_size} leaves no train or no test image out of {num_images}")
         order = np.random.default_rng(seed).permutation(num_images)
@@ -247,7 +247,7 @@ def load_alignment_npz(path: str | os.PathLike, require_images: bool | None = No
 
         with_images = IMAGE_EMBEDS in keys if require_images is None else require_images
         caption_ids = get(CAPTION_IDS, required=not with_images)
-        common = dict(caption_text=get(CAPTION_TEXT), caption_embeds=get(CAPTION_EMBEDS), caption_ids=caption_ids)
+        common = {"caption_text": get(CAPTION_TEXT), "caption_embeds": get(CAPTION_EMBEDS), "caption_ids": caption_ids}
         if not with_images:
             return AlignmentData(**common, source=source)
         image_embeds = get(IMAGE_EMBEDS)
@@ -305,10 +305,10 @@ def read_submission(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
 
 
 __all__ = [
-    "AlignmentData",
-    "EmbeddingAlignerCollator",
     "TEST_KEYS",
     "TRAIN_KEYS",
+    "AlignmentData",
+    "EmbeddingAlignerCollator",
     "load_alignment_npz",
     "read_submission",
     "write_submission",

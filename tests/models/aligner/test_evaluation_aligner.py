@@ -120,7 +120,7 @@ def test_alignment_report_writes_json_and_figures(tmp_path):
                               num_examples=3)
     assert report["retrieval"]["recall_at_1"] == 1.0 and report["retrieval"]["gallery_size"] == 6
     assert report["chance_retrieval"]["recall_at_1"] == pytest.approx(1 / 6)
-    assert json.load(open(tmp_path / REPORT_FILENAME))["retrieval"] == report["retrieval"]
+    assert json.loads((tmp_path / REPORT_FILENAME).read_text())["retrieval"] == report["retrieval"]
     assert png_ok(tmp_path / RETRIEVAL_FIGURE) and png_ok(tmp_path / HISTOGRAM_FIGURE)
     with pytest.raises(ValueError, match="needs the true image embeddings"):
         alignment_report(predictions, type(data)(caption_text=data.caption_text, caption_embeds=data.caption_embeds))

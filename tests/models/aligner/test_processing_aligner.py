@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -144,8 +146,7 @@ def test_alignment_data_from_arrays_is_validated():
 def test_submission_round_trip_is_exact_for_float32(tmp_path):
     predictions = np.random.default_rng(0).normal(size=(3, 5)).astype(np.float32)
     path = write_submission(tmp_path / "submission.csv", np.array(["q1", "q2", "q3"]), predictions)
-    header = open(path).readline().strip()
-    assert header == "id,embedding"
+    assert Path(path).read_text().splitlines()[0] == "id,embedding"
     ids, loaded = read_submission(path)
     assert ids == ["q1", "q2", "q3"]
     np.testing.assert_array_equal(loaded, predictions)
