@@ -24,7 +24,13 @@ from .entities import (
     parse_entity_value,
     sanity_check,
 )
-from .grocery import grocery_package_labels, grocery_package_rows, parse_package_size
+from .grocery import (
+    grocery_classes,
+    grocery_package_labels,
+    grocery_package_rows,
+    parse_grocery_information,
+    parse_package_size,
+)
 from .loading import clean_items, item_splits, load_items, load_local_items, log_price_statistics
 from .schema import ITEM_COLUMNS, SkipReport, normalize_item, parse_price
 
@@ -46,8 +52,10 @@ __all__ = [
     "entity_f1",
     "format_prediction",
     "generate_catalog",
+    "grocery_classes",
     "grocery_package_labels",
     "grocery_package_rows",
+    "parse_grocery_information",
     "item_splits",
     "load_challenge_dataset",
     "load_items",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import re
 from typing import Any
 
 from .entities import (
@@ -25,19 +26,31 @@ from .entities import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["GROCERY_SPLITS", "grocery_package_labels", "grocery_package_rows", "parse_package_size"]
+__all__ = [
+    "GROCERY_SPLITS",
+    "grocery_classes",
+    "grocery_package_labels",
+    "grocery_package_rows",
+    "parse_grocery_information",
+    "parse_package_size",
+]
 
 GROCERY_SPLITS = ("train", "val", "test")
 NO_SIZE_LINE = "no size line"
 NOT_A_SIZE = "not a volume or weight"
 
-_SIZE_KEY = "manufacturer and volume"
+# Packages name the manufacturer, fruit and vegetables the country: "Country and volume: Spain, ca 1.05kg".
+_SIZE_KEYS = ("manufacturer and volume", "country and volume")
+_ENERGY = re.compile(r"energi\s+ca\s+([0-9]+(?:[.,][0-9]+)?)\s*kilokalori", re.IGNORECASE)
+#: grams or millilitres per unit of a package size
+_GRAMS_OR_MILLILITRES = {"gram": 1.0, "kilogram": 1000.0, "millilitre": 1.0, "centilitre": 10.0,
+                         "decilitre": 100.0, "litre": 1000.0}
 
 
 def parse_package_size(information: str) -> tuple[str, str]:
     """`(entity_name, entity_value)` from the text of an `_Information.txt`.
 
-    The size is the longest tail of the `Manufacturer and volume:` line (after its colon or a comma) that
+    The size is the longest tail of the `Manufacturer and volume:` (or `Country and volume:`) line (after its colon or a comma) that
     reads as a value, so `"BRAND, INC. , 1,5 l"` is 1.5 litres; a leading `"ca"` is dropped.
     `"Manufacturer and volume: ALPRO , 750g"` → `("item_weight", "750.0 gram")`. Raises
     :class:`~hf_pricer.data.entities.EntityValueError` when there is no such line or its size is not a
@@ -45,10 +58,10 @@ def parse_package_size(information: str) -> tuple[str, str]:
     """
     for line in information.splitlines():
         key, _, rest = line.partition(":")
-        if key.strip().lower() == _SIZE_KEY:
+        if key.strip().lower() in _SIZE_KEYS:
             break
     else:
-        raise EntityValueError(information[:80], NO_SIZE_LINE, detail=f"no '{_SIZE_KEY}:' line")
+        raise EntityValueError(information[:80], NO_SIZE_LINE, detail=f"no '{_SIZE_KEYS[0]}:' line")
     # the whole text, then what follows each comma: the first that reads as a value is the size
     candidates = [rest] + [rest[i + 1 :] for i, char in enumerate(rest) if char == ","]
     for candidate in candidates:
@@ -69,22 +82,38 @@ def parse_package_size(information: str) -> tuple[str, str]:
     raise EntityValueError(size, NOT_A_SIZE, detail=parsed.unit)
 
 
-def _packages_classes(root: str) -> dict[int, dict[str, str]]:
-    """Fine class id → `class_name`, `coarse_name` and the `_Information.txt` path, for the Packages group."""
+def parse_grocery_information(information: str) -> dict[str, float | None]:
+    """Numbers from the text of an `_Information.txt`: `package_size` in grams or millilitres (see
+    :func:`parse_package_size`; `"3dl"` → 300) and `energy_kcal` per 100 g (Packages only, the first
+    `energi ca N kilokalori`); `None` where the text does not give them."""
+    try:
+        value, unit = parse_entity_value(parse_package_size(information)[1])
+        size = value * _GRAMS_OR_MILLILITRES[unit]
+    except (EntityValueError, KeyError):
+        size = None
+    energy = _ENERGY.search(information)
+    return {"package_size": size, "energy_kcal": float(energy.group(1).replace(",", ".")) if energy else None}
+
+
+def grocery_classes(root: str | os.PathLike) -> dict[int, dict[str, str]]:
+    """Fine class id → `class_name`, `coarse_name`, `group` (`"Packages"`, `"Fruit"`, `"Vegetables"`) and
+    the path of its `_Information.txt`, from the dataset's `classes.csv`."""
+    root = os.fspath(root)
     classes = {}
     with open(os.path.join(root, "classes.csv"), newline="", encoding="utf-8") as file:
         for row in csv.DictReader(file):
             description = row["Product Description Path (str)"].lstrip("/")
-            if description.split("/")[1] != "Packages":
-                continue
             classes[int(row["Class ID (int)"])] = {
                 "class_name": row["Class Name (str)"],
                 "coarse_name": row["Coarse Class Name (str)"],
-                "information": os.path.join(
-                    root, description.replace("_Description.txt", "_Information.txt")
-                ),
+                "group": description.split("/")[1],
+                "information": os.path.join(root, description.replace("_Description.txt", "_Information.txt")),
             }
     return classes
+
+
+def _packages_classes(root: str) -> dict[int, dict[str, str]]:
+    return {class_id: info for class_id, info in grocery_classes(root).items() if info["group"] == "Packages"}
 
 
 def grocery_package_labels(

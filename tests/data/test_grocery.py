@@ -9,7 +9,12 @@ import pytest
 
 from hf_pricer.data.challenge import challenge_dataset
 from hf_pricer.data.entities import EntityValueError, EntityValueReport, check_prediction
-from hf_pricer.data.grocery import grocery_package_labels, grocery_package_rows, parse_package_size
+from hf_pricer.data.grocery import (
+    grocery_package_labels,
+    grocery_package_rows,
+    parse_grocery_information,
+    parse_package_size,
+)
 
 GROCERY = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "grocery"
 
@@ -25,6 +30,7 @@ GROCERY = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "groc
         ("manufacturer and volume: BRAND, INC. , 1,5 l", ("item_volume", "1.5 litre")),
         ("Manufacturer and volume: GARANT , ca 500 ml", ("item_volume", "500.0 millilitre")),
         ("Manufacturer and volume: 2l", ("item_volume", "2.0 litre")),
+        ("Title: Banana\nCountry and volume: Ecuador, ca 180g", ("item_weight", "180.0 gram")),  # fruit
     ],
 )
 def test_parse_package_size(text, expected):
@@ -34,7 +40,7 @@ def test_parse_package_size(text, expected):
 @pytest.mark.parametrize(
     "text, reason",
     [
-        ("Title: Banana\nCountry and volume: Ecuador, ca 180g", "no size line"),
+        ("Title: Banana\nCountry: Ecuador", "no size line"),
         ("Manufacturer and volume: ARLA , 12 V", "not a volume or weight"),
         ("Manufacturer and volume: ARLA , ", "not a volume or weight"),
         ("Manufacturer and volume: ARLA , big", "no value"),
@@ -101,3 +107,15 @@ def test_real_grocery_packages(tmp_path):
     dataset = challenge_dataset(val[:20], tmp_path)
     assert all(dataset["image_ok"]) and dataset[0]["image"].mode == "RGB"
     assert Counter(dataset["entity_name"]) == Counter(r["entity_name"] for r in val[:20])
+
+
+def test_grocery_information_parsing():
+    text = (
+        "Title: Filmjölk 3%\nManufacturer and volume: ARLA KO , 3dl\nNutrition values per 100 gram:\n"
+        "   energi ca 250 kilojoule\n   energi ca 60 kilokalori\n   energi ca 61 kilokalori\n"
+    )
+    assert parse_grocery_information(text) == {"package_size": 300.0, "energy_kcal": 60.0}
+    assert parse_grocery_information("Country and volume: Spain, ca 1.05kg\n") == {
+        "package_size": 1050.0, "energy_kcal": None,
+    }
+    assert parse_grocery_information("Country: Brazil\n") == {"package_size": None, "energy_kcal": None}

@@ -20,7 +20,6 @@ import json
 import logging
 import math
 import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 from datasets import Dataset
 
+from hf_pricer.data.grocery import grocery_classes, parse_grocery_information
 from hf_pricer.data.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, load_image
 from hf_pricer.data.schema import SkipReport
 
@@ -266,48 +266,26 @@ def load_train_val(
     return train, val
 
 
-_VOLUME = re.compile(r"(?:ca\s*)?([0-9]+(?:[.,][0-9]+)?)\s*(kg|g|ml|dl|cl|l)\b", re.I)
-_ENERGY = re.compile(r"energi\s+ca\s+([0-9]+(?:[.,][0-9]+)?)\s*kilokalori", re.I)
-_GRAMS_OR_ML = {"g": 1.0, "kg": 1000.0, "ml": 1.0, "cl": 10.0, "dl": 100.0, "l": 1000.0}
 GROCERY_TARGETS = ("package_size", "energy_kcal")
-
-
-def parse_grocery_information(text: str) -> dict[str, float | None]:
-    """Targets from a Grocery Store Dataset `_Information.txt`: `package_size` in g or ml (from the
-    "... and volume:" line, e.g. "ARLA KO , 1l" → 1000) and `energy_kcal` per 100 g (Packages only);
-    `None` where the file does not give them."""
-    size = energy = None
-    for line in text.splitlines():
-        if "volume:" in line.lower() and size is None:
-            match = _VOLUME.search(line.split(":", 1)[1])
-            if match:
-                size = float(match.group(1).replace(",", ".")) * _GRAMS_OR_ML[match.group(2).lower()]
-        elif energy is None and (match := _ENERGY.search(line)):
-            energy = float(match.group(1).replace(",", "."))
-    return {"package_size": size, "energy_kcal": energy}
 
 
 def grocery_records(root: str | os.PathLike, split: str = "train", coarse_group: str | None = "Packages") -> list[dict]:
     """The Grocery Store Dataset (`root` holds `classes.csv`, `{split}.txt`) as the seed's records: coarse class
     → `company`, fine class → `model`, targets from the class's `_Information.txt`
-    ([`parse_grocery_information`]). `coarse_group` keeps one top-level group (`"Packages"`: the 32 classes with
-    package sizes and energy); `None` keeps all. Targets a class lacks are `None`, so [`load_records`] counts
-    those records as skipped."""
-    import csv
-
+    ([`hf_pricer.data.grocery.parse_grocery_information`]). `coarse_group` keeps one top-level group
+    (`"Packages"`: the classes with package sizes and energy); `None` keeps all. Targets a class lacks are
+    `None`, so [`load_records`] counts those records as skipped."""
     root = Path(root)
     classes = {}
-    with open(root / "classes.csv", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            description = row["Product Description Path (str)"].lstrip("/")
-            information = root / description.replace("_Description.txt", "_Information.txt")
-            targets = parse_grocery_information(information.read_text(encoding="utf-8")) if information.is_file() else {}
-            classes[int(row["Class ID (int)"])] = {
-                "company": row["Coarse Class Name (str)"],
-                "model": row["Class Name (str)"],
-                "group": description.split("/")[1],
-                **{name: targets.get(name) for name in GROCERY_TARGETS},
-            }
+    for class_id, info in grocery_classes(root).items():
+        information = Path(info["information"])
+        targets = parse_grocery_information(information.read_text(encoding="utf-8")) if information.is_file() else {}
+        classes[class_id] = {
+            "company": info["coarse_name"],
+            "model": info["class_name"],
+            "group": info["group"],
+            **{name: targets.get(name) for name in GROCERY_TARGETS},
+        }
     records = []
     for line in (root / f"{split}.txt").read_text(encoding="utf-8").splitlines():
         if not line.strip():
@@ -330,7 +308,6 @@ __all__ = [
     "label_vocabulary",
     "load_records",
     "load_train_val",
-    "parse_grocery_information",
     "save_json",
     "to_serializable",
     "validate_record",

@@ -26,7 +26,6 @@ from hf_pricer.models.dual_embedding.data_dual_embedding import (
     NON_NUMERIC_TARGET,
     UNKNOWN_LABEL,
     grocery_records,
-    parse_grocery_information,
 )
 
 GROCERY = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "shared", "data", "grocery")
@@ -141,18 +140,6 @@ def test_catalog_default_is_valid_seed_json(tmp_path):
     assert set(record) == {"id", "image_path", "company", "model", "size", "log_quantity"}
     assert not os.path.isabs(record["image_path"])
     assert 0.4 < train[0]["size"] < 0.9
-
-
-def test_grocery_information_parsing():
-    text = (
-        "Title: Filmjölk 3%\nManufacturer and volume: ARLA KO , 3dl\nNutrition values per 100 gram:\n"
-        "   energi ca 250 kilojoule\n   energi ca 60 kilokalori\n   energi ca 61 kilokalori\n"
-    )
-    assert parse_grocery_information(text) == {"package_size": 300.0, "energy_kcal": 60.0}
-    assert parse_grocery_information("Country and volume: Spain, ca 1.05kg\n") == {
-        "package_size": 1050.0, "energy_kcal": None,
-    }
-    assert parse_grocery_information("Country: Brazil\n") == {"package_size": None, "energy_kcal": None}
 
 
 @pytest.mark.skipif(not os.path.isdir(GROCERY), reason="../shared/data/grocery is not on this machine")
