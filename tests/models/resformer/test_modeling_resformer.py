@@ -8,6 +8,15 @@ from hf_pricer import ResformerConfig, ResformerConstrainedLogitsProcessor, Resf
 from hf_pricer.data.entities import ENTITY_UNIT_MAP, check_prediction, format_prediction, normalize_entity_value
 
 TOKENIZER = ResformerTokenizer()
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """These models are tiny: one thread beats two that wait for each other on a busy machine (80 s vs 12 s)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 ENTITIES = ["voltage", "wattage", "item_volume", "width", "item_weight", "voltage"]
 
 
