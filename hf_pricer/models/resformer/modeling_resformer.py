@@ -1,7 +1,7 @@
 """Resformer (seed 001): reads an entity's value and unit off a product image and writes it as text.
 
 pixel_values → ResNet (basic blocks, self-attention in the chosen stages) → patch embedding → patch tokens
-+ 2D position embedding + entity-type embedding → transformer encoder → transformer decoder over the
++ learned position embedding + entity-type embedding → transformer encoder → transformer decoder over the
 output tokens (digits, ".", one unit, end) → next-token logits.
 
 `generate()` runs the image encoder once (`get_encoder()`), keeps its output in `encoder_outputs` (expanded
@@ -376,7 +376,7 @@ class ResformerForConditionalGeneration(ResformerPreTrainedModel, GenerationMixi
             pixel_values (`torch.FloatTensor` of shape `(batch_size, num_channels, image_size, image_size)`):
                 Normalised images (see [`ResformerImageProcessor`]). Not needed when `encoder_outputs` is given.
             entity_ids (`torch.LongTensor` of shape `(batch_size,)`):
-                Entity type of each image: its position in `config.entity_units`.
+                Entity type of each image: its position in `config.entity_names` (sorted names).
             decoder_input_ids (`torch.LongTensor` of shape `(batch_size, target_length)`, *optional*):
                 Output tokens so far, starting with `config.decoder_start_token_id`. Built from `labels`
                 (shifted right) when not given.
