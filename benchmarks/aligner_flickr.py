@@ -42,6 +42,7 @@ DEFAULT_OUT = os.path.join(REPO_ROOT, "benchmarks", "results")
 CACHE_DIR = os.path.join(REPO_ROOT, "outputs", "aligner-flickr-embeddings")
 RIDGE_ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
 TARGET_RATIO = 1.1
+logger = logging.getLogger("aligner_flickr")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -138,7 +139,7 @@ def main(argv=None):
     train, test = data.split_by_image(200, seed=args.seed)
     fit, validation = train.split_by_image(160, seed=args.seed)
     image_mean = train.image_embeds.mean(axis=0)
-    logging.info("train %d captions / %d images, test %d / %d", len(train), len(train.image_embeds), len(test),
+    logger.info("train %d captions / %d images, test %d / %d", len(train), len(train.image_embeds), len(test),
                  len(test.image_embeds))
 
     def score(predictions, split):
@@ -180,7 +181,7 @@ def main(argv=None):
             notes += f"; learned temperature {1 / float(scale.exp()):.4f}"
         rows.append({"model": name, **metrics, "notes": notes})
         predictions_of[name] = (predictions, centre)
-        logging.info("%s: %s", name, metrics)
+        logger.info("%s: %s", name, metrics)
     rows.append({"model": "chance (random ranking)", **chance_retrieval_metrics(len(test.image_embeds)), "notes": "expected value"})
 
     by_name = {row["model"]: row for row in rows}
