@@ -35,6 +35,7 @@ import tempfile
 import time
 
 import numpy as np
+from PIL import Image
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_DATA_DIR = os.path.join(REPO_ROOT, "..", "shared", "data")
@@ -207,7 +208,8 @@ def main(argv=None):
         mean_embedding=(train.image_embeds - (image_mean if centre else 0.0)).mean(0), seed=args.seed,
     )
     figure = os.path.join(args.out, f"aligner_flickr_retrieval{suffix}.png")
-    os.replace(os.path.join(figure_dir, "retrieval_examples.png"), figure)
+    with Image.open(os.path.join(figure_dir, "retrieval_examples.png")) as full:  # 256 colours: a small file
+        full.convert("RGB").quantize(256).save(figure, optimize=True)
     details["retrieval_figure_of"] = best["model"]
     seed_predictions, _ = predictions_of["aligner, cosine loss (seed)"]
     details["distances_of_seed_aligner"] = distance_report(
