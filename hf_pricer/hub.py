@@ -30,6 +30,9 @@ CARD_METRICS = {
     "recall": "Recall",
     "exact_match": "Exact match",
     "sanity_pass_rate": "Sanity-check pass rate",
+    # embedding classifiers and multi-target regression (dual-embedding regressor)
+    "accuracy": "Accuracy",
+    "mean_mae": "Mean MAE (over targets)",
 }
 # The model-index task of a model; a model class may declare its own as `card_task`.
 PRICE_TASK = {

@@ -4,6 +4,7 @@ import json
 import os
 
 import pytest
+from huggingface_hub import ModelCard
 import torch
 from transformers import AutoModel, ViTConfig
 
@@ -26,6 +27,8 @@ def test_both_stages_from_the_cpu_presets(tmp_path):
             [*data, *TINY_VIT, *QUIET, "--label_field", field, "--output_dir", str(tmp_path / field)]
         )
         assert "eval_accuracy" in trainer.state.log_history[-1]
+        card = ModelCard.load(tmp_path / field / "README.md")
+        assert card.data.eval_results[0].metric_type == "accuracy"
     model_labels = AutoModel.from_pretrained(tmp_path / "model").config.id2label
     assert len(model_labels) > len(AutoModel.from_pretrained(tmp_path / "company").config.id2label)
 
@@ -47,6 +50,10 @@ def test_both_stages_from_the_cpu_presets(tmp_path):
     assert set(results["metrics"]) >= {"eval_mae_size", "eval_mae_log_quantity", "eval_mean_mae"}
     assert sum(results["mean_attention_weights"]) == pytest.approx(1.0, abs=1e-5)
     assert "image-regression" in (output_dir / "README.md").read_text()
+    card = ModelCard.load(output_dir / "README.md")
+    assert {"mean_mae": results["metrics"]["eval_mean_mae"]} == {
+        result.metric_type: result.metric_value for result in card.data.eval_results
+    }
 
 
 def test_stage_two_needs_the_stage_one_checkpoints(tmp_path):
