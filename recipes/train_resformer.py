@@ -2,11 +2,16 @@
 
     python recipes/train_resformer.py                                      # CPU preset: rendered labels, 128 px
     python recipes/train_resformer.py recipes/configs/resformer_seed.yaml  # seed sizes: 400 px, d_model 2048
+    python recipes/train_resformer.py --train_file train.csv --test_file test.csv   # challenge CSVs
 
 The default data are rendered product labels (`hf_pricer.data.label_images`): training on the "train"
-split, evaluation on the "test" split, whose (value, unit) pairs never occur in training. Writes the model,
-processor, `predictions.csv` (`index,prediction`, checked with the challenge's sanity checker), the rows it
-answers (`test.csv`) and a model card with F1. Flags override the values of a config file; see `--help`.
+split, evaluation on the "test" split, whose (value, unit) pairs never occur in training. With
+`--train_file`, the challenge's CSVs (`index,image_link,group_id,entity_name[,entity_value]`) are read
+and their images downloaded and cached (`hf_pricer.data.challenge`); evaluation uses `--validation_file`
+or `--validation_size` of the training rows. Writes the model, processor, `predictions.csv`
+(`index,prediction`, checked with the challenge's sanity checker: for `--test_file` when given, else for
+the evaluation rows, which are written to `test.csv`) and a model card with F1. Flags override the values
+of a config file; see `--help`.
 """
 
 import csv
@@ -16,6 +21,7 @@ from dataclasses import dataclass, field, fields
 
 import hf_pricer
 from hf_pricer.cli import parse_recipe_args, setup_recipe
+from hf_pricer.data.challenge import load_challenge_dataset
 from hf_pricer.data.entities import sanity_check
 from hf_pricer.data.label_images import generate_label_images
 
@@ -54,19 +60,39 @@ class ModelArguments:
 
 @dataclass
 class DataArguments:
-    dataset: str = field(default="labels", metadata={"help": "'labels': rendered product labels (offline)."})
+    dataset: str = field(
+        default="labels", metadata={"help": "'labels': rendered product labels (offline); ignored with --train_file."}
+    )
     train_size: int = 20000
     eval_size: int = 500
     empty_fraction: float = field(default=0.05, metadata={"help": "Share of labels showing no value."})
     data_seed_offset: int = field(default=0, metadata={"help": "Added to --seed for the rendered data."})
+    train_file: str | None = field(default=None, metadata={"help": "Challenge train CSV (with entity_value)."})
+    validation_file: str | None = field(default=None, metadata={"help": "Labelled challenge CSV for evaluation."})
+    validation_size: float = field(default=0.05, metadata={"help": "Training rows held out without a validation file."})
+    test_file: str | None = field(default=None, metadata={"help": "Unlabelled challenge CSV to write predictions for."})
+    image_cache_dir: str = field(default=os.path.join("~", ".cache", "hf_pricer", "challenge_images"))
+    download_workers: int = 16
 
 
 ARGUMENT_TYPES = (ModelArguments, DataArguments, hf_pricer.PricerSeq2SeqTrainingArguments)
 
 
+def _download_options(data_args) -> dict:
+    return {"cache_dir": os.path.expanduser(data_args.image_cache_dir), "num_workers": data_args.download_workers}
+
+
 def load_data(data_args, image_size: int, seed: int):
+    """`(train, eval)` rows: rendered labels, or the challenge CSVs with their images downloaded."""
+    if data_args.train_file:
+        download = _download_options(data_args)
+        train = load_challenge_dataset(data_args.train_file, labels=True, **download)
+        if data_args.validation_file:
+            return train, load_challenge_dataset(data_args.validation_file, labels=True, **download)
+        splits = train.train_test_split(test_size=data_args.validation_size, seed=seed)
+        return splits["train"], splits["test"]
     if data_args.dataset != "labels":
-        raise ValueError(f"`dataset` must be 'labels', got {data_args.dataset!r}")
+        raise ValueError(f"`dataset` must be 'labels' (or pass --train_file), got {data_args.dataset!r}")
     seed += data_args.data_seed_offset
     render = dict(seed=seed, image_size=image_size, empty_fraction=data_args.empty_fraction)
     return (
@@ -75,17 +101,21 @@ def load_data(data_args, image_size: int, seed: int):
     )
 
 
-def write_predictions(output_dir: str, rows, predictions: list[str]) -> str:
-    """`predictions.csv` (`index,prediction`) and `test.csv` (the rows it answers), sanity-checked."""
-    test_file, output_file = os.path.join(output_dir, "test.csv"), os.path.join(output_dir, "predictions.csv")
-    with open(test_file, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["index", "entity_name", "entity_value"])
-        writer.writerows(zip(rows["id"], rows["entity_name"], rows["entity_value"], strict=True))
+def write_predictions(output_dir: str, rows, predictions: list[str], test_file: str | None = None) -> str:
+    """`predictions.csv` (`index,prediction`) for `rows`, sanity-checked against `test_file`; without one,
+    the rows are written to `test.csv` (`index,entity_name,entity_value`) and checked against it."""
+    index = rows["index"] if "index" in rows.column_names else rows["id"]
+    output_file = os.path.join(output_dir, "predictions.csv")
+    if test_file is None:
+        test_file = os.path.join(output_dir, "test.csv")
+        with open(test_file, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["index", "entity_name", "entity_value"])
+            writer.writerows(zip(index, rows["entity_name"], rows["entity_value"], strict=True))
     with open(output_file, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["index", "prediction"])
-        writer.writerows(zip(rows["id"], predictions, strict=True))
+        writer.writerows(zip(index, predictions, strict=True))
     logger.info("sanity check of %s: %s", output_file, sanity_check(test_file, output_file))
     return output_file
 
@@ -117,9 +147,14 @@ def main(args=None):
     )
     trainer.train()
     trainer.save_model()
-    output = trainer.finish(eval_rows, data_args.dataset)
+    output = trainer.finish(eval_rows, data_args.train_file or data_args.dataset)
+    if data_args.test_file:
+        test_rows = load_challenge_dataset(data_args.test_file, labels=False, **_download_options(data_args))
+        output = trainer.predict(test_rows, metric_key_prefix="test")
+        eval_rows = test_rows
     if trainer.is_world_process_zero():
-        write_predictions(training_args.output_dir, eval_rows, processor.decode_predictions(output.predictions))
+        write_predictions(training_args.output_dir, eval_rows, processor.decode_predictions(output.predictions),
+                          test_file=data_args.test_file)
     if processor.image_report.skipped:
         logger.warning("images replaced by blank ones: %s", processor.image_report.summary())
     return trainer

@@ -69,3 +69,44 @@ def test_cpu_preset_is_the_default():
     model_args, data_args, training_args = parse_recipe_args(train_resformer.ARGUMENT_TYPES, train_resformer.CPU_PRESET, [])
     assert model_args.config().to_dict() == hf_pricer.ResformerConfig.cpu_preset().to_dict()
     assert data_args.dataset == "labels" and training_args.metric_for_best_model == "f1"
+
+
+def _challenge_csv(path, rows, labels=True):
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["index", "image_link", "group_id", "entity_name", *(["entity_value"] if labels else [])])
+        for row in rows:
+            writer.writerow([row["index"], row["image_link"], "1234", row["entity_name"],
+                             *([row["messy_value"]] if labels else [])])
+    return str(path)
+
+
+def test_recipe_trains_on_challenge_csvs_and_answers_the_test_file(tmp_path):
+    import train_resformer
+
+    from hf_pricer.data.label_images import generate_label_images
+
+    rows, canonical = [], {}
+    for i, row in enumerate(generate_label_images(24, split="train", image_size=64)):
+        canonical[100 + i] = row["entity_value"]
+        image_path = tmp_path / f"{i}.png"
+        row["image"].save(image_path)
+        # the challenge's messy spellings: "500.0 gram" → "500 grams"
+        messy = row["entity_value"].replace(".0 ", " ") + ("s" if row["entity_value"] else "")
+        rows.append({"index": 100 + i, "image_link": str(image_path), "entity_name": row["entity_name"],
+                     "messy_value": messy})
+    train_csv = _challenge_csv(tmp_path / "train.csv", rows[:20])
+    test_csv = _challenge_csv(tmp_path / "test.csv", rows[20:], labels=False)
+    out = tmp_path / "out"
+    trainer = train_resformer.main([
+        *TINY, "--max_steps", "2", "--train_file", train_csv, "--validation_size", "0.25", "--test_file", test_csv,
+        "--image_cache_dir", str(tmp_path / "cache"), "--output_dir", str(out), "--per_device_train_batch_size", "4",
+    ])
+    assert len(trainer.train_dataset) == 15 and len(trainer.eval_dataset) == 5
+    read = {}
+    for split in (trainer.train_dataset, trainer.eval_dataset):
+        read.update(zip(split["index"], split["entity_value"], strict=True))
+    assert read == {index: value for index, value in canonical.items() if index < 120}  # labels normalised
+    assert sanity_check(test_csv, out / "predictions.csv")["rows"] == 4
+    with open(out / "predictions.csv", newline="") as handle:
+        assert [row["index"] for row in csv.DictReader(handle)] == ["120", "121", "122", "123"]
