@@ -33,6 +33,13 @@ CARD_METRICS = {
     # embedding classifiers and multi-target regression (dual-embedding regressor)
     "accuracy": "Accuracy",
     "mean_mae": "Mean MAE (over targets)",
+    # text → image embedding alignment: retrieval of the true image among the evaluated images
+    "recall_at_1": "Recall@1",
+    "recall_at_5": "Recall@5",
+    "recall_at_10": "Recall@10",
+    "mrr": "MRR",
+    "median_rank": "Median rank",
+    "cosine_similarity": "Mean cosine similarity",
 }
 # The model-index task of a model; a model class may declare its own as `card_task`.
 PRICE_TASK = {

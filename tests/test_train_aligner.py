@@ -78,7 +78,12 @@ def test_recipe_trains_evaluates_and_writes_a_submission(npz_files, tmp_path):
     model = EmbeddingAlignerModel.from_pretrained(out).eval()
     expected = model(text_embeds=torch.from_numpy(test.caption_embeds)).predictions.detach().numpy()
     np.testing.assert_allclose(predictions, expected, rtol=1e-5, atol=1e-6)
-    assert ModelCard.load(out / "README.md").data.model_name == "out"
+    card = ModelCard.load(out / "README.md")
+    assert card.data.model_name == "out"
+    reported = {result.metric_type: result.metric_value for result in card.data.eval_results}
+    assert reported["mrr"] == pytest.approx(metrics["eval_mrr"])
+    assert reported["recall_at_10"] == pytest.approx(metrics["eval_recall_at_10"])
+    assert {result.task_type for result in card.data.eval_results} == {"feature-extraction"}
     assert trainer.state.global_step == 8
 
 

@@ -116,6 +116,14 @@ class EmbeddingAlignerPreTrainedModel(PricerLossMixin, PreTrainedModel):
 class EmbeddingAlignerModel(EmbeddingAlignerPreTrainedModel):
     """The seed's aligner: `Linear(in_dim, hidden) → ReLU → Dropout → Linear(hidden, out_dim)`."""
 
+    card_task = {  # model-index task of the model card (`hf_pricer.hub.build_model_card`)
+        "task_type": "feature-extraction",
+        "task_name": "Text-to-image embedding alignment",
+        "tag": "embedding-alignment",
+        "description": "model trained with [hf_pricer](https://github.com/hf-pricer/hf_pricer). It maps a "
+        "caption's text embedding onto the embedding of the image it describes, for text-to-image retrieval.",
+    }
+
     def __init__(self, config: EmbeddingAlignerConfig):
         super().__init__(config)
         self.fc1 = nn.Linear(config.in_dim, config.hidden_size)
