@@ -116,6 +116,9 @@ def main():
     parser.add_argument("--work_dir", default=os.path.join(ROOT, "outputs", "bench-dual-embedding"))
     parser.add_argument("--hpo_trials", type=int, default=6)
     options = parser.parse_args()
+    if not os.path.isdir(GROCERY):
+        print(f"SKIPPED: grocery data not found at {os.path.abspath(GROCERY)} (this benchmark needs ../shared/data)")
+        return
     torch.manual_seed(0)
     started = time.time()
     work = options.work_dir + ("-quick" if options.quick else "")

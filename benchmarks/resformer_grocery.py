@@ -34,7 +34,7 @@ def main(argv=None):
     parser.add_argument("--name", default="resformer_grocery")
     args = parser.parse_args(argv)
     if not os.path.isdir(args.data):
-        print(f"grocery data not found at {args.data}; nothing to measure")
+        print(f"SKIPPED: grocery data not found at {os.path.abspath(args.data)} (this benchmark needs ../shared/data)")
         return None
     run_sample = cpu_sample()
     model = hf_pricer.ResformerForConditionalGeneration.from_pretrained(args.model).eval()
