@@ -19,24 +19,15 @@ import hf_pricer
 from hf_pricer.cli import parse_recipe_args, setup_recipe
 from hf_pricer.models.dual_embedding import (
     EmbeddingClassifierCollator,
+    RecordsDataArguments,
     classification_metrics,
     keep_known_labels,
     label_vocabulary,
-    load_train_val,
     vit_image_processor,
 )
 
 CPU_PRESET = os.path.join(os.path.dirname(__file__), "configs", "classifier_cpu.yaml")
 logger = logging.getLogger("train_classifier")
-
-
-@dataclass
-class DataArguments:
-    train_json: str | None = field(default=None, metadata={"help": "Seed-format records; default: the catalog."})
-    val_json: str | None = None
-    target_names: list[str] = field(default_factory=lambda: ["length", "diameter"])
-    catalog_dir: str = field(default="outputs/dual-embedding-catalog", metadata={"help": "Where the catalog goes."})
-    catalog_size: int = 600
 
 
 @dataclass
@@ -55,7 +46,7 @@ class ModelArguments:
     dropout: float = 0.1
 
 
-ARGUMENT_TYPES = (ModelArguments, DataArguments, hf_pricer.PricerTrainingArguments)
+ARGUMENT_TYPES = (ModelArguments, RecordsDataArguments, hf_pricer.PricerTrainingArguments)
 
 
 def build_classifier(model_args, id2label):
@@ -78,10 +69,7 @@ def build_classifier(model_args, id2label):
 def main(args=None):
     model_args, data_args, training_args = parse_recipe_args(ARGUMENT_TYPES, CPU_PRESET, args)
     setup_recipe(training_args)
-    train, val = load_train_val(
-        data_args.train_json, data_args.val_json, data_args.target_names, catalog_dir=data_args.catalog_dir,
-        catalog_size=data_args.catalog_size, image_size=model_args.image_size, seed=training_args.seed,
-    )
+    train, val = data_args.load(model_args.image_size, training_args.seed)
     field_name = model_args.label_field
     model = build_classifier(model_args, label_vocabulary(train, field_name))
     if val is not None:

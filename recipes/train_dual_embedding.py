@@ -23,9 +23,9 @@ from hf_pricer.cli import parse_recipe_args, setup_recipe
 from hf_pricer.models.dual_embedding import (
     DualEmbeddingCollator,
     DualEmbeddingSearchSpace,
+    RecordsDataArguments,
     dual_embedding_model_init,
     encoder_learning_rates,
-    load_train_val,
     regression_metrics,
     save_json,
     search_hyperparameters,
@@ -34,15 +34,6 @@ from hf_pricer.models.dual_embedding import (
 
 CPU_PRESET = os.path.join(os.path.dirname(__file__), "configs", "dual_embedding_cpu.yaml")
 logger = logging.getLogger("train_dual_embedding")
-
-
-@dataclass
-class DataArguments:
-    train_json: str | None = field(default=None, metadata={"help": "Seed-format records; default: the catalog."})
-    val_json: str | None = None
-    target_names: list[str] = field(default_factory=lambda: ["length", "diameter"])
-    catalog_dir: str = field(default="outputs/dual-embedding-catalog", metadata={"help": "Where the catalog goes."})
-    catalog_size: int = 600
 
 
 @dataclass
@@ -73,7 +64,7 @@ class StrategyArguments:
     hpo_learning_rate: list[float] = field(default_factory=lambda: [1e-5, 1e-3], metadata={"help": "log range"})
 
 
-ARGUMENT_TYPES = (ModelArguments, DataArguments, StrategyArguments, hf_pricer.PricerTrainingArguments)
+ARGUMENT_TYPES = (ModelArguments, RecordsDataArguments, StrategyArguments, hf_pricer.PricerTrainingArguments)
 
 
 def search_space(strategy) -> DualEmbeddingSearchSpace:
@@ -95,10 +86,7 @@ def main(args=None):
     company = hf_pricer.EmbeddingClassifierForImageClassification.from_pretrained(model_args.company_classifier)
     model_type = hf_pricer.EmbeddingClassifierForImageClassification.from_pretrained(model_args.model_classifier)
     image_size = company.config.vision_config.image_size
-    train, val = load_train_val(
-        data_args.train_json, data_args.val_json, data_args.target_names, catalog_dir=data_args.catalog_dir,
-        catalog_size=data_args.catalog_size, image_size=image_size, seed=training_args.seed,
-    )
+    train, val = data_args.load(image_size, training_args.seed)
     mean, std = target_statistics(train, data_args.target_names) if model_args.standardize_targets else (None, None)
     config_kwargs = dict(
         target_names=data_args.target_names, target_mean=mean, target_std=std,

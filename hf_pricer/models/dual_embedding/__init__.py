@@ -1,5 +1,6 @@
 from .configuration_dual_embedding import DualEmbeddingConfig, EmbeddingClassifierConfig
 from .data_dual_embedding import (
+    RecordsDataArguments,
     grocery_records,
     keep_known_labels,
     label_vocabulary,
@@ -48,6 +49,7 @@ __all__ = [
     "keep_known_labels",
     "label_vocabulary",
     "load_records",
+    "RecordsDataArguments",
     "load_train_val",
     "regression_metrics",
     "save_json",

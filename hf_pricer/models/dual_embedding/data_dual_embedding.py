@@ -21,6 +21,8 @@ import logging
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any
 
@@ -242,6 +244,22 @@ def write_catalog_json(
     return str(train_path), str(val_path)
 
 
+@dataclass
+class RecordsDataArguments:
+    """The data arguments both dual-embedding recipes share: seed-format JSON records, or the catalog."""
+
+    train_json: str | None = dataclass_field(default=None, metadata={"help": "Seed-format records; default: the catalog."})
+    val_json: str | None = None
+    target_names: list[str] = dataclass_field(default_factory=lambda: ["length", "diameter"])
+    catalog_dir: str = dataclass_field(default="outputs/dual-embedding-catalog", metadata={"help": "Where the catalog goes."})
+    catalog_size: int = 600
+
+    def load(self, image_size: int, seed: int):
+        """`(train, val)` datasets of validated records ([`load_train_val`])."""
+        return load_train_val(self.train_json, self.val_json, self.target_names, catalog_dir=self.catalog_dir,
+                              catalog_size=self.catalog_size, image_size=image_size, seed=seed)
+
+
 def load_train_val(
     train_json: str | None,
     val_json: str | None,
@@ -300,6 +318,7 @@ def grocery_records(root: str | os.PathLike, split: str = "train", coarse_group:
 
 
 __all__ = [
+    "RecordsDataArguments",
     "CATALOG_FIELDS",
     "CATALOG_TARGETS",
     "GROCERY_TARGETS",
