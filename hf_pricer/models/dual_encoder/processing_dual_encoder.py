@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from contextlib import contextmanager
 from typing import Any
 
@@ -17,6 +16,7 @@ from transformers.utils.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT
 
 from hf_pricer.data.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, ImageReport, load_image
 from hf_pricer.data.schema import item_text
+from hf_pricer.processing_utils import AugmentingCollator
 
 _JITTER_KEYS = ("brightness", "contrast", "saturation", "hue")
 
@@ -256,7 +256,7 @@ class DualEncoderProcessor(ProcessorMixin):
         return BatchFeature(data, tensor_type=return_tensors)
 
 
-class DualEncoderCollator:
+class DualEncoderCollator(AugmentingCollator):
     """Data collator: items (dicts with the item schema's `image`, text fields and `price`) → model batch.
 
     Images are loaded, augmented (when `train`) and tokenized here, per batch, so datasets keep their raw
@@ -264,16 +264,6 @@ class DualEncoderCollator:
     Use it with `remove_unused_columns=False` (the [`PricerTrainingArguments`] default). Adds `labels`
     (prices in dollars) when every item has a price.
     """
-
-    def __init__(self, processor: DualEncoderProcessor, train: bool = True):
-        self.processor = processor
-        self.train = train
-
-    def for_eval(self) -> DualEncoderCollator:
-        """A copy that does not augment, for evaluation and prediction; it shares the processor."""
-        collator = copy.copy(self)
-        collator.train = False
-        return collator
 
     def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
         batch = dict(

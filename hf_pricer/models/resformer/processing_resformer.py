@@ -8,7 +8,6 @@ target values become `labels`, and generated token ids become prediction strings
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +19,7 @@ from transformers.processing_utils import ProcessorMixin
 from hf_pricer.data.entities import check_prediction, entity_f1, normalize_entity_value
 from hf_pricer.data.images import ImageReport
 from hf_pricer.models.dual_encoder.processing_dual_encoder import DualEncoderImageProcessor
+from hf_pricer.processing_utils import AugmentingCollator
 
 from .tokenization_resformer import ResformerTokenizer, shift_tokens_right
 
@@ -139,23 +139,13 @@ class ResformerProcessor(ProcessorMixin):
         return self.tokenizer.batch_decode(token_ids.tolist(), skip_special_tokens=True)
 
 
-class ResformerCollator:
+class ResformerCollator(AugmentingCollator):
     """Data collator: rows with `image`, `entity_name` and optionally `entity_value` → model batch.
 
     Images are loaded and augmented (when `train`) per batch, so datasets keep raw columns (paths, URLs,
     decoded or undecoded `datasets.Image`). Adds `labels` when every row has an `entity_value` (`""` is
     the empty prediction).
     """
-
-    def __init__(self, processor: ResformerProcessor, train: bool = True):
-        self.processor = processor
-        self.train = train
-
-    def for_eval(self) -> ResformerCollator:
-        """A copy that does not augment, for evaluation and prediction; it shares the processor."""
-        collator = copy.copy(self)
-        collator.train = False
-        return collator
 
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
         values = [row.get("entity_value") for row in rows]
