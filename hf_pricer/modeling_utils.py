@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+from transformers import initialization as init
 from transformers.utils import ModelOutput
 
 LOSS_TYPES = ("smape", "l1", "huber", "mse")
@@ -68,6 +70,46 @@ class PriceModelMixin(PricerLossMixin):
         config = self.config
         mean, std = getattr(config, "log_price_mean", 0.0), getattr(config, "log_price_std", 1.0)
         return price_loss(outputs.log_price, labels, config.loss_type, mean, std, reduction="sum")
+
+
+@torch.no_grad()
+def init_standard_layers(module: nn.Module, std: float) -> bool:
+    """Initialise the standard layers of hf_pricer's own modules; returns whether `module` was one.
+
+    Linear and Embedding weights ~ N(0, std) (padding row zero), attention in-projections Xavier, Conv2d
+    Kaiming (fan-out), norms at identity, BatchNorm statistics reset. `transformers.initialization`
+    skips tensors flagged `_is_hf_initialized` (loaded or pretrained weights), so a model's
+    `_init_weights` may call this on every module without touching a pretrained backbone.
+    """
+    if isinstance(module, nn.Linear):
+        init.normal_(module.weight, mean=0.0, std=std)
+        if module.bias is not None:
+            init.zeros_(module.bias)
+    elif isinstance(module, nn.Embedding):
+        init.normal_(module.weight, mean=0.0, std=std)
+        if module.padding_idx is not None:
+            init.zeros_(module.weight[module.padding_idx])
+    elif isinstance(module, nn.MultiheadAttention):
+        init.xavier_uniform_(module.in_proj_weight)
+        init.zeros_(module.in_proj_bias)
+    elif isinstance(module, nn.Conv2d):
+        init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        if module.bias is not None:
+            init.zeros_(module.bias)
+    elif isinstance(module, (nn.LayerNorm, nn.GroupNorm)):
+        init.ones_(module.weight)
+        init.zeros_(module.bias)
+    elif isinstance(module, nn.modules.batchnorm._BatchNorm):
+        if module.affine:
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
+        if module.track_running_stats:
+            init.zeros_(module.running_mean)
+            init.ones_(module.running_var)
+            init.zeros_(module.num_batches_tracked)
+    else:
+        return False
+    return True
 
 
 def check_loss_type(loss_type: str) -> str:

@@ -24,7 +24,7 @@ from transformers import AutoConfig, AutoModel, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import can_return_tuple
 
-from hf_pricer.modeling_utils import PriceModelMixin, PriceRegressionOutput, price_loss
+from hf_pricer.modeling_utils import PriceModelMixin, PriceRegressionOutput, init_standard_layers, price_loss
 
 from .configuration_dual_encoder import DualEncoderConfig
 
@@ -106,31 +106,11 @@ class DualEncoderPreTrainedModel(PriceModelMixin, PreTrainedModel):
         # Tensors flagged `_is_hf_initialized` (encoder weights, loaded weights) are skipped by `init.*`, so
         # the encoder branches below only ever touch encoder tensors that a checkpoint did not provide.
         std = self.config.initializer_range
-        if isinstance(module, nn.Linear):
-            init.normal_(module.weight, mean=0.0, std=std)
-            if module.bias is not None:
-                init.zeros_(module.bias)
-        elif isinstance(module, nn.LayerNorm):
-            init.ones_(module.weight)
-            init.zeros_(module.bias)
-        elif isinstance(module, nn.MultiheadAttention):
-            init.xavier_uniform_(module.in_proj_weight)
-            init.zeros_(module.in_proj_bias)
-        elif isinstance(module, DualEncoderForPriceRegression):
+        if isinstance(module, DualEncoderForPriceRegression):
             init.normal_(module.missing_image_embedding, mean=0.0, std=std)
             init.normal_(module.missing_text_embedding, mean=0.0, std=std)
-        elif isinstance(module, nn.Conv2d):
-            init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            if module.bias is not None:
-                init.zeros_(module.bias)
-        elif isinstance(module, nn.modules.batchnorm._BatchNorm):
-            if module.affine:
-                init.ones_(module.weight)
-                init.zeros_(module.bias)
-            if module.track_running_stats:
-                init.zeros_(module.running_mean)
-                init.ones_(module.running_var)
-                init.zeros_(module.num_batches_tracked)
+        else:
+            init_standard_layers(module, std)
         if hasattr(module, "init_non_persistent_buffers"):
             module.init_non_persistent_buffers()
 
