@@ -69,13 +69,13 @@ _TEMPLATE = """---
 
 ```python
 import hf_pricer  # registers the model with the Auto classes
-from transformers import AutoModel
+from transformers import {{ auto_class }}
 
-model = AutoModel.from_pretrained("{{ repo_id }}")
+model = {{ auto_class }}.from_pretrained("{{ repo_id }}")
 ```
 
-Without hf_pricer imported, `AutoModel.from_pretrained("{{ repo_id }}", trust_remote_code=True)` loads the
-modeling code stored in this repository (it needs `pip install hf_pricer`).
+Without hf_pricer imported, `{{ auto_class }}.from_pretrained("{{ repo_id }}", trust_remote_code=True)` loads
+the modeling code stored in this repository (it needs `pip install hf_pricer`).
 
 ## Training configuration
 
@@ -202,6 +202,8 @@ def build_model_card(
         template_str=_TEMPLATE,
         model_name=model_name,
         repo_id=repo_id,
+        # the Auto class the model is registered for remote code with (`register_for_auto_class`)
+        auto_class=getattr(type(model), "_auto_class", None) or "AutoModel",
         description=description,
         results_table=results_table,
         plot_file=plot_file,

@@ -39,6 +39,7 @@ def test_recipe_trains_evaluates_with_generation_and_writes_checked_predictions(
     assert [row["index"] for row in rows] == [f"label-test-{i:06d}" for i in range(12)]
     final = json.load(open(tmp_path / "eval_results.json"))
     card = ModelCard.load(tmp_path / "README.md")
+    assert 'AutoModelForImageTextToText.from_pretrained("' in card.text  # the class remote code registers
     results = {r.metric_type: r.metric_value for r in card.data.eval_results}
     assert results["f1"] == pytest.approx(final["eval_f1"])
     assert results["sanity_pass_rate"] == 1.0
