@@ -1,7 +1,9 @@
 """hf_pricer: multimodal product-price and product-attribute models for the Hugging Face ecosystem.
 
-Importing the package registers every model with the Auto classes (`AutoConfig`, `AutoModel`,
-`AutoFeatureExtractor`), so `AutoModel.from_pretrained(...)` loads hf_pricer checkpoints.
+Importing the package registers every config, model, tokenizer and processor with the Auto classes
+(`AutoConfig`, `AutoModel`, `AutoModelForImageTextToText`, `AutoModelForImageClassification`,
+`AutoTokenizer`, `AutoFeatureExtractor`, `AutoImageProcessor`, `AutoProcessor`), so
+`AutoModel.from_pretrained(...)` loads hf_pricer checkpoints.
 """
 
 from transformers import (
