@@ -14,7 +14,7 @@ binary, l2 norm) over `title` + `text`. Models:
 - constant: the median training price;
 - Ridge on log1p(price) (sklearn), predictions expm1'd;
 - HistGradientBoostingRegressor on the same hashed features (dense) with a log1p target;
-- ResidualRegressorForPrice trained with PricerTrainer (L1 on the standardized log price, as seed 002).
+- ResidualRegressorForPriceRegression trained with PricerTrainer (L1 on the standardized log price, as seed 002).
 
 Model selection (Ridge alpha, HGB learning rate, residual size / learning rate / number of epochs) uses a
 validation split carved from the training split (15%, seed 42); the test set is used once, at the end, after
@@ -76,7 +76,7 @@ def fit_hgb(X, y, params, seed):
 # Residual regressor
 # --------------------------------------------------------------------------------------------------
 def train_residual(train_items, eval_items, settings, args, output_dir):
-    """Train a ResidualRegressorForPrice with PricerTrainer; returns (model, trainer log history, seconds)."""
+    """Train a ResidualRegressorForPriceRegression with PricerTrainer; returns (model, trainer log history, seconds)."""
     import torch
     import transformers
 
@@ -93,7 +93,7 @@ def train_residual(train_items, eval_items, settings, args, output_dir):
         log_price_mean=mean,
         log_price_std=std,
     )
-    model = hf_pricer.ResidualRegressorForPrice(config)
+    model = hf_pricer.ResidualRegressorForPriceRegression(config)
     processor = hf_pricer.ResidualRegressorProcessor()
     training_args = hf_pricer.PricerTrainingArguments(
         output_dir=output_dir,
@@ -266,7 +266,7 @@ def main(argv=None):
                                                         "fit_s": time.perf_counter() - start, "config": str(best_hgb["params"])}
         residual, _, seconds = train_residual(train_full, None, final_settings, args, os.path.join(tmp, "final"))
         n_params = sum(p.numel() for p in residual.parameters())
-        final["ResidualRegressorForPrice (PricerTrainer)"] = {
+        final["ResidualRegressorForPriceRegression (PricerTrainer)"] = {
             "predict": lambda X, m=residual: predict_residual(m, X),
             "fit_s": seconds,
             "config": (

@@ -185,7 +185,7 @@ def run_seed_loop(X_train, y_train_norm, args, steps, batch_size=64):
 
 
 # --------------------------------------------------------------------------------------------------
-# (b) hf_pricer: ResidualRegressorForPrice through PricerTrainer
+# (b) hf_pricer: ResidualRegressorForPriceRegression through PricerTrainer
 # --------------------------------------------------------------------------------------------------
 class StepTimer(transformers.TrainerCallback):
     """`cpu_sample()` at the end of every optimizer step (after step, scheduler and zero_grad)."""
@@ -209,7 +209,7 @@ def run_trainer(train_items, stats, variant, args, steps, output_dir):
         log_price_mean=mean,
         log_price_std=std,
     )
-    model = hf_pricer.ResidualRegressorForPrice(config)
+    model = hf_pricer.ResidualRegressorForPriceRegression(config)
     processor = hf_pricer.ResidualRegressorProcessor(n_features=args.num_features)
     training_args = hf_pricer.PricerTrainingArguments(
         output_dir=output_dir,

@@ -13,7 +13,6 @@ import os
 import tempfile
 from collections.abc import Mapping, Sequence
 
-import numpy as np
 from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
 
 # Metrics written to the model-index, with their display names; values are read from `metrics`
@@ -24,7 +23,7 @@ CARD_METRICS = {
     "rmsle": "RMSLE",
     "r2": "R²",
     "hit_rate": "Hit rate (%)",
-    # entity-value extraction (the challenge's score, see `hf_pricer.data.entities.entity_f1`)
+    # entity-value extraction (the challenge's score, see `hf_pricer.metrics.entity_f1`)
     "f1": "F1",
     "precision": "Precision",
     "recall": "Recall",
@@ -49,7 +48,6 @@ PRICE_TASK = {
     "description": "price model trained with [hf_pricer](https://github.com/hf-pricer/hf_pricer). "
     "It predicts a product's price in US dollars.",
 }
-PLOT_FILENAME = "price_predictions.png"
 
 _TEMPLATE = """---
 {{ card_data }}
@@ -121,28 +119,6 @@ def latest_eval_metrics(log_history: Sequence[Mapping]) -> dict[str, float]:
         if any(key.startswith("eval_") for key in entry):
             return dict(entry)
     return {}
-
-
-def save_price_plot(predictions, labels, path: str) -> str:
-    """Scatter plot of predicted vs. true prices on log-log axes, written to `path` (PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    predictions = np.clip(np.asarray(predictions, dtype=float).reshape(-1), 0.01, None)
-    labels = np.clip(np.asarray(labels, dtype=float).reshape(-1), 0.01, None)
-    figure, axis = plt.subplots(figsize=(5, 5), dpi=100)
-    axis.scatter(labels, predictions, s=6, alpha=0.5)
-    low, high = min(labels.min(), predictions.min()), max(labels.max(), predictions.max())
-    axis.plot([low, high], [low, high], color="black", linewidth=1, label="perfect prediction")
-    axis.set(xscale="log", yscale="log", xlabel="true price ($)", ylabel="predicted price ($)")
-    axis.set_title(f"{len(labels)} items")
-    axis.legend(loc="upper left")
-    figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
-    return path
 
 
 def build_model_card(
@@ -234,6 +210,7 @@ def push_model_to_hub(
     `metrics` is not given, metrics computed from them.
     """
     from .metrics import price_metrics
+    from .plots import PRICE_PLOT_FILENAME, save_price_plot
 
     api = HfApi(token=token)
     repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
@@ -245,7 +222,7 @@ def push_model_to_hub(
             processor.save_pretrained(folder)
         plot_file = None
         if predictions is not None and labels is not None:
-            plot_file = os.path.basename(save_price_plot(predictions, labels, os.path.join(folder, PLOT_FILENAME)))
+            plot_file = os.path.basename(save_price_plot(predictions, labels, os.path.join(folder, PRICE_PLOT_FILENAME)))
         card = build_model_card(
             model,
             metrics or {},

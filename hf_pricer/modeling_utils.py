@@ -18,8 +18,9 @@ from torch import nn
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
+from hf_pricer.metrics.price import SMAPE_EPS
+
 LOSS_TYPES = ("smape", "l1", "huber", "mse")
-SMAPE_EPS = 1e-8
 # exp(80) is still finite in float32; beyond that the SMAPE gradient is zero anyway.
 _MAX_LOG_PRICE = 80.0
 
@@ -61,7 +62,19 @@ class PricerLossMixin:
 
 
 class PriceModelMixin(PricerLossMixin):
-    """`PricerLossMixin` for price models: `config.loss_type` on `outputs.log_price` against prices."""
+    """`PricerLossMixin` for price models: `config.loss_type` on `outputs.log_price` against prices, and the
+    price head every price model ends with (:meth:`price_outputs`)."""
+
+    def price_outputs(self, standardized: torch.Tensor, labels: torch.Tensor | None = None) -> PriceRegressionOutput:
+        """The standardized log price `z` of the network → `log_price = z * log_price_std + log_price_mean`,
+        `predictions = max(expm1(log_price), min_price)` and, with `labels`, the mean loss."""
+        config = self.config
+        log_price = standardized.float() * config.log_price_std + config.log_price_mean
+        predictions = torch.expm1(log_price).clamp(min=config.min_price)
+        loss = None
+        if labels is not None:
+            loss = price_loss(log_price, labels, config.loss_type, config.log_price_mean, config.log_price_std)
+        return PriceRegressionOutput(loss=loss, predictions=predictions, log_price=log_price)
 
     def num_loss_items(self, labels: torch.Tensor) -> int:
         return labels.numel()

@@ -228,9 +228,15 @@ class PricerTrainer(Trainer):
         model.load_state_dict(loaded.state_dict(), strict=True)
         return True
 
-    def finish(self, eval_dataset=None, dataset_name: str | None = None):
+    def finish(self, eval_dataset=None, dataset_name: str | None = None, on_evaluation=None):
         """End a recipe: final evaluation (metrics logged and saved, predicted-vs-true plot), model card,
         `push_to_hub` if `args.push_to_hub`, and the distributed process group torn down.
+
+        Args:
+            eval_dataset: evaluated with `predict`, the metrics prefixed `eval_`.
+            dataset_name: the dataset named in the model card.
+            on_evaluation: called with the final evaluation's `PredictionOutput` on the main process, before the
+                model card is written, for a recipe's own analysis of the predictions (figures, reports).
 
         Returns the final evaluation's `PredictionOutput` (None without `eval_dataset`)."""
         output = None
@@ -241,6 +247,8 @@ class PricerTrainer(Trainer):
             self.save_metrics("eval", output.metrics)
             if self.is_world_process_zero():
                 self.save_prediction_plot(output)
+                if on_evaluation is not None:
+                    on_evaluation(output)
         self.create_model_card(dataset=dataset_name)
         if self.args.push_to_hub:
             self.push_to_hub(dataset=dataset_name)
@@ -250,28 +258,29 @@ class PricerTrainer(Trainer):
     def save_prediction_plot(self, output) -> None:
         """The predicted-vs-true price plot of the final evaluation, which the model card shows (price models
         only: other predictions are not prices)."""
-        from .hub import PLOT_FILENAME, save_price_plot
+        from .plots import PRICE_PLOT_FILENAME, save_price_plot
 
         if not isinstance(self.accelerator.unwrap_model(self.model), PriceModelMixin):
             return
         predictions = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
-        save_price_plot(predictions, output.label_ids, os.path.join(self.args.output_dir, PLOT_FILENAME))
+        save_price_plot(predictions, output.label_ids, os.path.join(self.args.output_dir, PRICE_PLOT_FILENAME))
 
     def create_model_card(self, model_name=None, dataset=None, tags=None, **kwargs):
         """Write `README.md` to `output_dir` with the price metrics in the model-index (see `hf_pricer.hub`)."""
         if not self.is_world_process_zero():
             return
-        from .hub import PLOT_FILENAME, build_model_card, latest_eval_metrics
+        from .hub import build_model_card, latest_eval_metrics
+        from .plots import PRICE_PLOT_FILENAME
 
         repo_id = self.hub_model_id or model_name or os.path.basename(os.path.abspath(self.args.output_dir))
-        has_plot = os.path.isfile(os.path.join(self.args.output_dir, PLOT_FILENAME))
+        has_plot = os.path.isfile(os.path.join(self.args.output_dir, PRICE_PLOT_FILENAME))
         card = build_model_card(
             self.accelerator.unwrap_model(self.model),
             latest_eval_metrics(self.state.log_history),
             repo_id=repo_id,
             dataset_id=dataset if isinstance(dataset, str) else None,
             training_args=self.args,
-            plot_file=PLOT_FILENAME if has_plot else None,
+            plot_file=PRICE_PLOT_FILENAME if has_plot else None,
             tags=[tags] if isinstance(tags, str) else (tags or ()),
         )
         card.save(os.path.join(self.args.output_dir, "README.md"))

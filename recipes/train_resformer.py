@@ -1,7 +1,7 @@
-"""Train the Resformer (seed 001): read an entity's value and unit off a product image.
+"""Train the Resformer: read an entity's value and unit off a product image.
 
     python recipes/train_resformer.py                                      # CPU preset: rendered labels, 128 px
-    python recipes/train_resformer.py recipes/configs/resformer_seed.yaml  # seed sizes: 400 px, d_model 2048
+    python recipes/train_resformer.py recipes/configs/resformer_seed.yaml  # design sizes: 400 px, d_model 2048
     python recipes/train_resformer.py --train_file train.csv --test_file test.csv   # challenge CSVs
 
 The default data are rendered product labels (`hf_pricer.data.label_images`): training on the "train"
@@ -17,10 +17,10 @@ of a config file; see `--help`.
 import csv
 import logging
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import hf_pricer
-from hf_pricer.cli import parse_recipe_args, setup_recipe
+from hf_pricer.cli import config_arguments, parse_recipe_args, setup_recipe
 from hf_pricer.data.challenge import load_challenge_dataset
 from hf_pricer.data.entities import sanity_check
 from hf_pricer.data.label_images import generate_label_images
@@ -29,33 +29,29 @@ CPU_PRESET = os.path.join(os.path.dirname(__file__), "configs", "resformer_cpu.y
 logger = logging.getLogger("train_resformer")
 
 
-@dataclass
-class ModelArguments:
-    model_name_or_path: str | None = field(default=None, metadata={"help": "Continue from a saved Resformer."})
-    preset: str = field(default="cpu", metadata={"help": "'cpu' (small, ResformerConfig.cpu_preset) or 'seed'."})
-    # Unset fields keep the preset's value.
-    image_size: int | None = None
-    resnet_hidden_sizes: list[int] | None = None
-    resnet_depths: list[int] | None = None
-    resnet_strides: list[int] | None = None
-    resnet_attention_stages: list[int] | None = None
-    resnet_attention_heads: int | None = None
-    patch_size: int | None = None
-    d_model: int | None = None
-    num_attention_heads: int | None = None
-    encoder_layers: int | None = None
-    decoder_layers: int | None = None
-    ffn_dim: int | None = None
-    dropout: float | None = None
-    max_target_positions: int | None = None
+# The token-id fields are derived from `entity_units`, never set by hand.
+ModelArguments = config_arguments(
+    hf_pricer.ResformerConfig,
+    exclude=("vocab_size", "pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id",
+             "digit_token_ids", "decimal_token_id"),
+)
 
-    def config(self) -> hf_pricer.ResformerConfig:
-        overrides = {f.name: getattr(self, f.name) for f in fields(self)[2:] if getattr(self, f.name) is not None}
+
+@dataclass
+class PresetArguments:
+    model_name_or_path: str | None = field(default=None, metadata={"help": "Continue from a saved Resformer."})
+    preset: str = field(
+        default="cpu",
+        metadata={"help": "'cpu' (small, ResformerConfig.cpu_preset) or 'design' (the design document's sizes); "
+                  "the model flags override it."},
+    )
+
+    def config(self, model_args) -> hf_pricer.ResformerConfig:
         if self.preset == "cpu":
-            return hf_pricer.ResformerConfig.cpu_preset(**overrides)
-        if self.preset == "seed":
-            return hf_pricer.ResformerConfig(**overrides)
-        raise ValueError(f"`preset` must be 'cpu' or 'seed', got {self.preset!r}")
+            return hf_pricer.ResformerConfig.cpu_preset(**model_args.config_kwargs())
+        if self.preset == "design":
+            return hf_pricer.ResformerConfig(**model_args.config_kwargs())
+        raise ValueError(f"`preset` must be 'cpu' or 'design', got {self.preset!r}")
 
 
 @dataclass
@@ -75,7 +71,7 @@ class DataArguments:
     download_workers: int = 16
 
 
-ARGUMENT_TYPES = (ModelArguments, DataArguments, hf_pricer.PricerSeq2SeqTrainingArguments)
+ARGUMENT_TYPES = (ModelArguments, PresetArguments, DataArguments, hf_pricer.PricerSeq2SeqTrainingArguments)
 
 
 def _download_options(data_args) -> dict:
@@ -121,13 +117,13 @@ def write_predictions(output_dir: str, rows, predictions: list[str], test_file: 
 
 
 def main(args=None):
-    model_args, data_args, training_args = parse_recipe_args(ARGUMENT_TYPES, CPU_PRESET, args)
+    model_args, preset, data_args, training_args = parse_recipe_args(ARGUMENT_TYPES, CPU_PRESET, args)
     setup_recipe(training_args)
-    if model_args.model_name_or_path:
-        model = hf_pricer.ResformerForConditionalGeneration.from_pretrained(model_args.model_name_or_path)
-        processor = hf_pricer.ResformerProcessor.from_pretrained(model_args.model_name_or_path)
+    if preset.model_name_or_path:
+        model = hf_pricer.ResformerForConditionalGeneration.from_pretrained(preset.model_name_or_path)
+        processor = hf_pricer.ResformerProcessor.from_pretrained(preset.model_name_or_path)
     else:
-        model = hf_pricer.ResformerForConditionalGeneration(model_args.config())
+        model = hf_pricer.ResformerForConditionalGeneration(preset.config(model_args))
         processor = hf_pricer.ResformerProcessor(
             hf_pricer.ResformerImageProcessor(size=model.config.image_size),
             hf_pricer.ResformerTokenizer(entity_units=model.config.entity_units),
@@ -143,7 +139,7 @@ def main(args=None):
         eval_dataset=eval_rows,
         data_collator=hf_pricer.ResformerCollator(processor, train=True),
         processing_class=processor,
-        compute_metrics=hf_pricer.ResformerMetrics(processor, eval_rows["entity_name"]),
+        compute_metrics=hf_pricer.EntityValueMetrics(processor, eval_rows["entity_name"]),
     )
     trainer.train()
     trainer.save_model()

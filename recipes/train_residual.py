@@ -1,7 +1,7 @@
-"""Train the residual price regressor (seed 002).
+"""Train the residual price regressor: hashed bag-of-words → deep residual MLP → price.
 
     accelerate launch recipes/train_residual.py                        # small CPU preset, embedded catalog
-    python recipes/train_residual.py recipes/configs/residual_seed.yaml  # seed 002 on ed-donner/items_full
+    python recipes/train_residual.py recipes/configs/residual_seed.yaml  # design size on ed-donner/items_full
     python recipes/train_residual.py --dataset items.jsonl --num_train_epochs 3 --output_dir out
 
 Flags override the values of a config file; see `--help` for every argument.
@@ -12,21 +12,18 @@ import os
 from dataclasses import dataclass, field
 
 import hf_pricer
-from hf_pricer.cli import parse_recipe_args, setup_recipe
+from hf_pricer.cli import config_arguments, parse_recipe_args, setup_recipe
 from hf_pricer.data import item_splits, load_items, log_price_statistics
 
 CPU_PRESET = os.path.join(os.path.dirname(__file__), "configs", "residual_cpu.yaml")
 logger = logging.getLogger("train_residual")
 
+ModelArguments = config_arguments(hf_pricer.ResidualRegressorConfig, exclude=("log_price_mean", "log_price_std"))
+
 
 @dataclass
-class ModelArguments:
+class RunArguments:
     model_name_or_path: str | None = field(default=None, metadata={"help": "Start from this checkpoint instead of scratch."})
-    num_features: int = 5000
-    num_layers: int = 10
-    hidden_size: int = 4096
-    dropout: float = 0.2
-    loss_type: str = field(default="l1", metadata={"help": "l1 | huber | mse | smape"})
     sparse_input: bool = field(default=False, metadata={"help": "Feed hashed feature indices instead of dense vectors."})
 
 
@@ -41,11 +38,11 @@ class DataArguments:
     max_eval_samples: int | None = None
 
 
-ARGUMENT_TYPES = (ModelArguments, DataArguments, hf_pricer.PricerTrainingArguments)
+ARGUMENT_TYPES = (ModelArguments, RunArguments, DataArguments, hf_pricer.PricerTrainingArguments)
 
 
 def main(args=None):
-    model_args, data_args, training_args = parse_recipe_args(ARGUMENT_TYPES, CPU_PRESET, args)
+    model_args, run_args, data_args, training_args = parse_recipe_args(ARGUMENT_TYPES, CPU_PRESET, args)
     setup_recipe(training_args, streaming=data_args.streaming)
 
     items = load_items(data_args.dataset, streaming=data_args.streaming, test_size=data_args.test_size,
@@ -53,21 +50,14 @@ def main(args=None):
     train_items, eval_items = item_splits(items, max_train_samples=data_args.max_train_samples,
                                           max_eval_samples=data_args.max_eval_samples)
 
-    processor = hf_pricer.ResidualRegressorProcessor(n_features=model_args.num_features, text_fields=data_args.text_fields)
-    if model_args.model_name_or_path:
-        model = hf_pricer.ResidualRegressorForPrice.from_pretrained(model_args.model_name_or_path)
+    if run_args.model_name_or_path:
+        model = hf_pricer.ResidualRegressorForPriceRegression.from_pretrained(run_args.model_name_or_path)
     else:
         mean, std = log_price_statistics(train_items)
-        config = hf_pricer.ResidualRegressorConfig(
-            num_features=model_args.num_features,
-            num_layers=model_args.num_layers,
-            hidden_size=model_args.hidden_size,
-            dropout=model_args.dropout,
-            loss_type=model_args.loss_type,
-            log_price_mean=mean,
-            log_price_std=std,
-        )
-        model = hf_pricer.ResidualRegressorForPrice(config)
+        config = hf_pricer.ResidualRegressorConfig(**model_args.config_kwargs(), log_price_mean=mean, log_price_std=std)
+        model = hf_pricer.ResidualRegressorForPriceRegression(config)
+    processor = hf_pricer.ResidualRegressorProcessor(n_features=model.config.num_features,
+                                                     text_fields=data_args.text_fields)
     logger.info("%s with %s parameters", type(model).__name__, f"{model.num_parameters():,}")
 
     trainer = hf_pricer.PricerTrainer(
@@ -75,7 +65,7 @@ def main(args=None):
         args=training_args,
         train_dataset=train_items,
         eval_dataset=eval_items,
-        data_collator=hf_pricer.ResidualRegressorCollator(processor, sparse=model_args.sparse_input),
+        data_collator=hf_pricer.ResidualRegressorCollator(processor, sparse=run_args.sparse_input),
         processing_class=processor,
         compute_metrics=hf_pricer.compute_metrics,
     )

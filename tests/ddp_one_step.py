@@ -16,7 +16,7 @@ from hf_pricer import (
     PricerTrainingArguments,
     ResidualRegressorCollator,
     ResidualRegressorConfig,
-    ResidualRegressorForPrice,
+    ResidualRegressorForPriceRegression,
     ResidualRegressorProcessor,
 )
 
@@ -36,7 +36,7 @@ def main(output_file: str, batch_size: int, accumulation: int, output_dir: str =
         learning_rate=0.5, lr_scheduler_type="constant", max_grad_norm=0.0, weight_decay=0.0, disable_tqdm=True,
     )
     trainer = PricerTrainer(
-        model=ResidualRegressorForPrice(config),
+        model=ResidualRegressorForPriceRegression(config),
         args=args,
         train_dataset=items,
         data_collator=ResidualRegressorCollator(ResidualRegressorProcessor(n_features=64)),

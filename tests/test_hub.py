@@ -17,12 +17,13 @@ from hf_pricer import (
     PricerTrainingArguments,
     ResidualRegressorCollator,
     ResidualRegressorConfig,
-    ResidualRegressorForPrice,
+    ResidualRegressorForPriceRegression,
     ResidualRegressorProcessor,
     compute_metrics,
     load_items,
 )
-from hf_pricer.hub import PLOT_FILENAME, push_dataset_to_hub, push_model_to_hub
+from hf_pricer.hub import push_dataset_to_hub, push_model_to_hub
+from hf_pricer.plots import PRICE_PLOT_FILENAME as PLOT_FILENAME
 
 TEXTS = ["steel kettle with keep warm", "oak frame", "budget plastic box"]
 
@@ -30,7 +31,7 @@ TEXTS = ["steel kettle with keep warm", "oak frame", "budget plastic box"]
 def tiny_model(seed=0):
     torch.manual_seed(seed)
     config = ResidualRegressorConfig(num_features=64, num_layers=3, hidden_size=16, log_price_mean=3.0)
-    return ResidualRegressorForPrice(config).eval()
+    return ResidualRegressorForPriceRegression(config).eval()
 
 
 def test_push_model_processor_and_card(hub_server):
@@ -42,7 +43,7 @@ def test_push_model_processor_and_card(hub_server):
     )
     files = set(HfApi().list_repo_files("tester/residual-card"))
     assert {"config.json", "model.safetensors", "preprocessor_config.json", "README.md", PLOT_FILENAME} <= files
-    assert {"modeling_residual.py", "configuration_residual.py"} <= files
+    assert {"modeling_residual_regressor.py", "configuration_residual_regressor.py"} <= files
     assert not any(name.endswith((".bin", ".pt", ".pkl")) for name in files)
 
     card = ModelCard.load("tester/residual-card")
@@ -54,7 +55,7 @@ def test_push_model_processor_and_card(hub_server):
 
     loaded = AutoModel.from_pretrained("tester/residual-card").eval()
     loaded_processor = AutoFeatureExtractor.from_pretrained("tester/residual-card")
-    assert type(loaded) is ResidualRegressorForPrice and type(loaded_processor) is ResidualRegressorProcessor
+    assert type(loaded) is ResidualRegressorForPriceRegression and type(loaded_processor) is ResidualRegressorProcessor
     for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
         assert torch.equal(a, b), name
     inputs = loaded_processor(TEXTS)
@@ -116,7 +117,7 @@ def test_trainer_push_to_hub_writes_metrics_card(hub_server, tmp_path):
     assert results["smape"] == pytest.approx(metrics["eval_smape"])
     assert results["mae"] == pytest.approx(metrics["eval_mae"])
     config = json.load(open(hf_hub_download("tester/residual-trainer", "config.json")))
-    assert config["auto_map"]["AutoModel"] == "modeling_residual.ResidualRegressorForPrice"
+    assert config["auto_map"]["AutoModel"] == "modeling_residual_regressor.ResidualRegressorForPriceRegression"
 
 
 def items_full_like_rows(n, offset=0):

@@ -7,7 +7,7 @@ import pytest
 import torch
 from huggingface_hub import ModelCard
 
-from hf_pricer import ResidualRegressorConfig, ResidualRegressorForPrice, ResidualRegressorProcessor
+from hf_pricer import ResidualRegressorConfig, ResidualRegressorForPriceRegression, ResidualRegressorProcessor
 from hf_pricer.cli import parse_recipe_args
 
 import train_residual
@@ -25,7 +25,7 @@ def tiny_args(output_dir, *extra):
 
 
 def test_cpu_preset_is_the_default_and_flags_override_it():
-    model_args, data_args, training_args = parse_recipe_args(
+    model_args, _, data_args, training_args = parse_recipe_args(
         train_residual.ARGUMENT_TYPES,
         train_residual.CPU_PRESET,
         ["--num_train_epochs", "1"],
@@ -37,20 +37,18 @@ def test_cpu_preset_is_the_default_and_flags_override_it():
 
 def test_seed_config_parses_to_the_seed_architecture():
     config_file = os.path.join(ROOT, "recipes", "configs", "residual_seed.yaml")
-    model_args, data_args, training_args = parse_recipe_args(
+    model_args, _, data_args, training_args = parse_recipe_args(
         train_residual.ARGUMENT_TYPES,
         None,
         [config_file, "--output_dir", "unused"],
     )
     assert data_args.dataset == "ed-donner/items_full" and data_args.text_fields == ["text"]
-    assert (model_args.num_layers, model_args.hidden_size, model_args.dropout) == (10, 4096, 0.2)
+    config = ResidualRegressorConfig(**model_args.config_kwargs())
+    assert (config.num_layers, config.hidden_size, config.dropout, config.loss_type) == (10, 4096, 0.2, "l1")
     assert training_args.learning_rate == 1e-3 and training_args.weight_decay == 0.01
     assert training_args.per_device_train_batch_size == 64 and training_args.max_grad_norm == 1.0
-    config = ResidualRegressorConfig(
-        num_features=model_args.num_features, num_layers=model_args.num_layers, hidden_size=model_args.hidden_size
-    )
     with torch.device("meta"):
-        model = ResidualRegressorForPrice(config)
+        model = ResidualRegressorForPriceRegression(config)
     assert len(model.blocks) == 8
     assert model.num_parameters() == 5000 * 4096 + 4096 + 2 * 4096 + 8 * (2 * (4096 * 4096 + 4096) + 4 * 4096) + 4097
 
@@ -63,7 +61,7 @@ def test_recipe_trains_evaluates_and_saves(tmp_path):
     assert 0 <= metrics["eval_smape"] <= 200 and metrics["eval_mae"] > 0
     card = ModelCard.load(tmp_path / "README.md")
     assert {r.metric_type for r in card.data.eval_results} >= {"smape", "mae"}
-    model = ResidualRegressorForPrice.from_pretrained(tmp_path).eval()
+    model = ResidualRegressorForPriceRegression.from_pretrained(tmp_path).eval()
     processor = ResidualRegressorProcessor.from_pretrained(tmp_path)
     assert model.config.log_price_std != 1.0  # standardisation fitted on the training split
     assert model(**processor(["a steel kettle"])).predictions.shape == (1,)

@@ -11,7 +11,7 @@ from huggingface_hub import ModelCard
 
 from hf_pricer import EmbeddingAlignerConfig, EmbeddingAlignerModel, load_alignment_npz, read_submission
 from hf_pricer.cli import parse_recipe_args
-from tests.models.aligner import tiny_alignment
+from tests.models.embedding_aligner import tiny_alignment
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPE = os.path.join(ROOT, "recipes", "train_aligner.py")
@@ -35,24 +35,26 @@ def tiny_args(output_dir, *extra):
 
 
 def test_cpu_preset_is_the_default_and_flags_override_it():
-    model_args, data_args, training_args = parse_recipe_args(train_aligner.ARGUMENT_TYPES, train_aligner.CPU_PRESET,
-                                                             ["--num_train_epochs", "3"])
+    model_args, _, data_args, training_args = parse_recipe_args(
+        train_aligner.ARGUMENT_TYPES, train_aligner.CPU_PRESET, ["--num_train_epochs", "3"]
+    )
     assert data_args.train_file == "catalog" and data_args.save_every_epochs == 5
-    assert (model_args.hidden_size, model_args.dropout, model_args.loss_type) == (4096, 0.2, "cosine")
+    config = EmbeddingAlignerConfig(**model_args.config_kwargs())
+    assert (config.hidden_size, config.dropout, config.loss_type) == (4096, 0.2, "cosine")
     assert training_args.num_train_epochs == 3 and training_args.use_cpu and training_args.save_strategy == "no"
 
 
 def test_seed_config_parses_to_the_seed_setup():
     config_file = os.path.join(ROOT, "recipes", "configs", "aligner_seed.yaml")
-    model_args, data_args, training_args = parse_recipe_args(train_aligner.ARGUMENT_TYPES, None,
-                                                             [config_file, "--output_dir", "unused"])
+    model_args, _, data_args, training_args = parse_recipe_args(
+        train_aligner.ARGUMENT_TYPES, None, [config_file, "--output_dir", "unused"]
+    )
     assert data_args.test_file.endswith("test.clean.npz") and data_args.save_every_epochs == 5
     assert (training_args.learning_rate, training_args.weight_decay, training_args.num_train_epochs) == (1e-3, 0.0, 20)
     assert (training_args.per_device_train_batch_size, training_args.per_device_eval_batch_size) == (64, 256)
     assert training_args.lr_scheduler_type == "constant" and training_args.max_grad_norm == 0.0
-    config = EmbeddingAlignerConfig(hidden_size=model_args.hidden_size, dropout=model_args.dropout,
-                                    loss_type=model_args.loss_type, hidden_act=model_args.hidden_act)
-    assert config == EmbeddingAlignerConfig()  # the seed's defaults: 1024 → 4096 → 1536
+    config = EmbeddingAlignerConfig(**model_args.config_kwargs())
+    assert config == EmbeddingAlignerConfig()  # the design's defaults: 1024 → 4096 → 1536
     with torch.device("meta"):
         assert EmbeddingAlignerModel(config).num_parameters() == 1024 * 4096 + 4096 + 4096 * 1536 + 1536
 

@@ -42,11 +42,11 @@ def tiny_args(text_encoder, output_dir, *extra):
 
 def test_seed_config_parses_and_builds_with_tiny_stand_ins():
     config_file = os.path.join(ROOT, "recipes", "configs", "dual_seed.yaml")
-    model_args, data_args, strategy, training_args = parse_recipe_args(
+    model_args, encoders, data_args, strategy, training_args = parse_recipe_args(
         train_dual.ARGUMENT_TYPES, None, [config_file, "--fp16", "false"]  # fp16 needs a GPU at parse time
     )
-    assert (model_args.text_encoder, model_args.image_encoder) == ("google-bert/bert-base-uncased", "efficientnet_b4")
-    assert model_args.image_weights == "timm" and model_args.image_size == 380
+    assert (encoders.text_encoder, model_args.image_encoder) == ("google-bert/bert-base-uncased", "efficientnet_b4")
+    assert encoders.image_weights == "timm" and model_args.image_size == 380
     assert (model_args.projection_dim, model_args.num_attention_heads, model_args.dropout) == (512, 8, 0.35)
     assert model_args.head_hidden_sizes == [768, 384, 192] and model_args.cross_attention == "pooled"
     assert data_args.dataset == "ed-donner/items_full" and data_args.streaming and training_args.max_steps > 0
@@ -57,12 +57,7 @@ def test_seed_config_parses_and_builds_with_tiny_stand_ins():
 
     # The architecture it names, with a tiny BERT standing in for bert-base: B4 features are 1792 wide.
     text_config = BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
-    config = DualEncoderConfig(
-        text_config=text_config, image_encoder=model_args.image_encoder, image_size=model_args.image_size,
-        projection_dim=model_args.projection_dim, num_attention_heads=model_args.num_attention_heads,
-        head_hidden_sizes=model_args.head_hidden_sizes, dropout=model_args.dropout,
-        cross_attention=model_args.cross_attention,
-    )
+    config = DualEncoderConfig(text_config=text_config, **model_args.config_kwargs())
     with torch.device("meta"):
         model = DualEncoderForPriceRegression(config)
     assert model.config.image_feature_dim == 1792

@@ -62,23 +62,22 @@ def test_stage_two_needs_the_stage_one_checkpoints(tmp_path):
 
 
 def test_seed_configs_parse_and_build_on_meta():
-    model_args, data_args, _ = parse_recipe_args(
+    model_args, _, backbone, data_args, _ = parse_recipe_args(
         train_classifier.ARGUMENT_TYPES, args=[os.path.join(CONFIGS, "classifier_seed.yaml"), "--bf16", "false"]
     )
-    assert model_args.vit_model_name_or_path == "google/vit-base-patch16-224-in21k"
+    assert backbone.vit_model_name_or_path == "google/vit-base-patch16-224-in21k"
     assert data_args.target_names == ["length", "diameter"]
-    company = EmbeddingClassifierConfig(vision_config=ViTConfig(), embedding_dim=model_args.embedding_dim,
-                                        id2label={0: "a", 1: "b"})
-    model_args, data_args, strategy, training_args = parse_recipe_args(
+    company = EmbeddingClassifierConfig(vision_config=ViTConfig(), id2label={0: "a", 1: "b"},
+                                        **model_args.config_kwargs())
+    model_args, _, data_args, strategy, training_args = parse_recipe_args(
         train_dual_embedding.ARGUMENT_TYPES,
         args=[os.path.join(CONFIGS, "dual_embedding_seed.yaml"), "--bf16", "false"],  # bf16 needs a GPU
     )
-    assert (strategy.unfreeze_epochs, strategy.unfreeze_fraction, strategy.lr_multiplier) == ([20, 40], 0.5, 0.1)
+    assert (model_args.unfreeze_epochs, model_args.unfreeze_fraction, strategy.lr_multiplier) == ([20, 40], 0.5, 0.1)
     assert training_args.lr_scheduler_type == "cosine" and training_args.num_train_epochs == 50
     config = DualEmbeddingConfig(
         company_config=company, model_config=company, target_names=data_args.target_names,
-        attention_type=model_args.attention_type, embedding_dim=model_args.embedding_dim,
-        unfreeze_epochs=strategy.unfreeze_epochs,
+        **model_args.config_kwargs(),
     )
     with torch.device("meta"):
         model = DualEmbeddingForRegression(config)
@@ -86,4 +85,4 @@ def test_seed_configs_parse_and_build_on_meta():
     schedule = model.freeze_schedule()
     assert sum(epoch == 20 for epoch in schedule.values()) == 2 * (6 + 2)  # top 6 of 12 layers, norm, projection
     cpu = parse_recipe_args(train_dual_embedding.ARGUMENT_TYPES, os.path.join(CONFIGS, "dual_embedding_cpu.yaml"), [])
-    assert cpu[0].attention_type == "triple" and cpu[3].use_cpu
+    assert cpu[0].attention_type == "triple" and cpu[4].use_cpu

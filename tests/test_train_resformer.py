@@ -52,11 +52,11 @@ def test_recipe_trains_evaluates_with_generation_and_writes_checked_predictions(
 def test_seed_config_parses_and_builds_on_meta():
     import train_resformer
 
-    model_args, data_args, training_args = parse_recipe_args(
+    model_args, preset, data_args, training_args = parse_recipe_args(
         train_resformer.ARGUMENT_TYPES, args=[os.path.join(RECIPES, "configs", "resformer_seed.yaml")]
     )
     assert training_args.predict_with_generate and training_args.generation_num_beams == 4
-    config = model_args.config()
+    config = preset.config(model_args)
     assert (config.image_size, config.patch_size, config.d_model, config.num_attention_heads) == (400, 16, 2048, 16)
     assert config.max_target_positions == 64
     with torch.device("meta"):
@@ -67,8 +67,10 @@ def test_seed_config_parses_and_builds_on_meta():
 def test_cpu_preset_is_the_default():
     import train_resformer
 
-    model_args, data_args, training_args = parse_recipe_args(train_resformer.ARGUMENT_TYPES, train_resformer.CPU_PRESET, [])
-    assert model_args.config().to_dict() == hf_pricer.ResformerConfig.cpu_preset().to_dict()
+    model_args, preset, data_args, training_args = parse_recipe_args(
+        train_resformer.ARGUMENT_TYPES, train_resformer.CPU_PRESET, []
+    )
+    assert preset.config(model_args).to_dict() == hf_pricer.ResformerConfig.cpu_preset().to_dict()
     assert data_args.dataset == "labels" and training_args.metric_for_best_model == "f1"
 
 

@@ -12,7 +12,7 @@ from hf_pricer import (
     PricerTrainingArguments,
     ResidualRegressorCollator,
     ResidualRegressorConfig,
-    ResidualRegressorForPrice,
+    ResidualRegressorForPriceRegression,
     ResidualRegressorProcessor,
     compute_metrics,
     load_items,
@@ -35,7 +35,7 @@ def model(loss_type="l1", seed=0):
     config = ResidualRegressorConfig(
         num_features=64, num_layers=4, hidden_size=16, dropout=0.0, loss_type=loss_type, log_price_mean=3.0
     )
-    return ResidualRegressorForPrice(config)
+    return ResidualRegressorForPriceRegression(config)
 
 
 def trainer_for(tmp_path, dataset, train_model=None, callbacks=None, **args):

@@ -1,72 +1,55 @@
-"""Item data: the shared schema, loaders (Hub, local files, synthetic catalog) and bad-row accounting."""
+"""Data: the item schema and its loaders (Hub, local files, the synthetic catalog), images, entity values and
+the challenge CSVs, labelled image records, the embedding aligner's files and the text/image embedders.
+Names are imported when first used."""
 
-from .catalog import generate_catalog
-from .challenge import (
-    DownloadReport,
-    challenge_dataset,
-    download_images,
-    load_challenge_dataset,
-    read_challenge_csv,
-)
-from .entities import (
-    ALLOWED_UNITS,
-    ENTITY_NAMES,
-    ENTITY_UNIT_MAP,
-    EntityValueError,
-    EntityValueReport,
-    ParsedEntityValue,
-    SanityCheckError,
-    check_prediction,
-    entity_f1,
-    format_prediction,
-    normalize_entity_value,
-    normalize_entity_values,
-    parse_entity_value,
-    sanity_check,
-)
-from .grocery import (
-    grocery_classes,
-    grocery_package_labels,
-    grocery_package_rows,
-    parse_grocery_information,
-    parse_package_size,
-)
-from .loading import clean_items, item_splits, load_items, load_local_items, log_price_statistics
-from .schema import ITEM_COLUMNS, SkipReport, normalize_item, parse_price
+from hf_pricer._lazy import attach
 
-__all__ = [
-    "ALLOWED_UNITS",
-    "ENTITY_NAMES",
-    "ENTITY_UNIT_MAP",
-    "ITEM_COLUMNS",
-    "DownloadReport",
-    "EntityValueError",
-    "EntityValueReport",
-    "ParsedEntityValue",
-    "SanityCheckError",
-    "SkipReport",
-    "challenge_dataset",
-    "check_prediction",
-    "clean_items",
-    "download_images",
-    "entity_f1",
-    "format_prediction",
-    "generate_catalog",
-    "grocery_classes",
-    "grocery_package_labels",
-    "grocery_package_rows",
-    "parse_grocery_information",
-    "item_splits",
-    "load_challenge_dataset",
-    "load_items",
-    "load_local_items",
-    "log_price_statistics",
-    "normalize_entity_value",
-    "normalize_entity_values",
-    "normalize_item",
-    "parse_entity_value",
-    "parse_package_size",
-    "parse_price",
-    "read_challenge_csv",
-    "sanity_check",
-]
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    names={
+        ".schema": ["ITEM_COLUMNS", "SkipReport", "normalize_item", "parse_price"],
+        ".loading": ["clean_items", "item_splits", "load_items", "load_local_items", "log_price_statistics"],
+        ".catalog": ["generate_catalog"],
+        ".images": ["ImageReport", "load_image"],
+        ".entities": [
+            "ALLOWED_UNITS",
+            "ENTITY_NAMES",
+            "ENTITY_UNIT_MAP",
+            "EntityValueError",
+            "EntityValueReport",
+            "ParsedEntityValue",
+            "SanityCheckError",
+            "check_prediction",
+            "format_prediction",
+            "normalize_entity_value",
+            "normalize_entity_values",
+            "parse_entity_value",
+            "sanity_check",
+        ],
+        ".challenge": [
+            "DownloadReport",
+            "challenge_dataset",
+            "download_images",
+            "load_challenge_dataset",
+            "read_challenge_csv",
+        ],
+        ".grocery": [
+            "grocery_classes",
+            "grocery_package_labels",
+            "grocery_package_rows",
+            "parse_grocery_information",
+            "parse_package_size",
+        ],
+        ".label_images": ["generate_label_images"],
+        ".records": [
+            "keep_known_labels",
+            "label_vocabulary",
+            "load_records",
+            "load_train_val",
+            "target_statistics",
+            "write_catalog_json",
+        ],
+        ".alignment": ["AlignmentData", "load_alignment_npz", "read_submission", "write_submission"],
+        ".embedders": ["ImageEmbedder", "TextEmbedder"],
+    },
+)

@@ -1,4 +1,4 @@
-"""Entity values as the Amazon ML Challenge 2024 defines them: units, parsing, formatting, checking, scoring.
+"""Entity values as the Amazon ML Challenge 2024 defines them: units, parsing, formatting, checking.
 
 A row asks for one entity (`entity_name`, e.g. `"item_weight"`) of the product in an image; the answer is
 `"<number> <unit>"` with a unit from that entity's list in :data:`ENTITY_UNIT_MAP`, or `""` when the image
@@ -25,13 +25,10 @@ Empty labels mean "no value" and parse to `None`; anything unusable raises :clas
 whose `reason` is one of the `*` constants below. :func:`normalize_entity_values` does a whole column and
 counts what it could not parse in an :class:`EntityValueReport`.
 
-Scoring
--------
-:func:`entity_f1` counts, per row, TP (`OUT != ""`, `GT != ""`, `OUT == GT`), FP (`OUT != ""` and either
-`GT == ""` or `OUT != GT`), FN (`OUT == ""`, `GT != ""`) and TN (both empty); F1 = 2PR / (P + R).
-Strings are compared as they are, like the challenge; `canonicalize=True` compares canonical forms instead.
-
-:func:`sanity_check` is the challenge's output checker (also `python -m hf_pricer.sanity`).
+Checking
+--------
+:func:`sanity_check` is the challenge's output checker (also `hf-pricer sanity`); the challenge's score,
+F1, is :func:`hf_pricer.metrics.entity_f1`.
 """
 
 from __future__ import annotations
@@ -58,7 +55,6 @@ __all__ = [
     "ParsedEntityValue",
     "SanityCheckError",
     "check_prediction",
-    "entity_f1",
     "format_prediction",
     "normalize_entity_value",
     "normalize_entity_values",
@@ -179,7 +175,7 @@ class EntityValueError(ValueError):
         )
 
 
-def _is_empty(value: Any) -> bool:
+def is_empty_value(value: Any) -> bool:
     """`None`, NaN (pandas' missing value) or `""`."""
     return (
         value is None
@@ -264,7 +260,7 @@ def parse_entity_value(
         raise EntityValueError(
             text, UNKNOWN_ENTITY, entity_name, f"expected one of {', '.join(ENTITY_NAMES)}"
         )
-    if _is_empty(text) or (isinstance(text, str) and not text.strip()):
+    if is_empty_value(text) or (isinstance(text, str) and not text.strip()):
         return None
     if not isinstance(text, str):
         raise EntityValueError(text, MALFORMED_NUMBER, entity_name, f"not a string but {type(text).__name__}")
@@ -378,7 +374,7 @@ def check_prediction(prediction: Any, entity_name: str | None) -> str | None:
     """
     if entity_name is not None and entity_name not in ENTITY_UNIT_MAP:
         return f"{UNKNOWN_ENTITY} ({entity_name!r})"
-    if _is_empty(prediction):
+    if is_empty_value(prediction):
         return None
     if not isinstance(prediction, str):
         return f"{NOT_A_STRING} ({type(prediction).__name__}: {prediction!r})"
@@ -461,57 +457,3 @@ def sanity_check(test_filename: str | os.PathLike, output_filename: str | os.Pat
             f"{os.fspath(output_filename)} fails the sanity check:\n- " + "\n- ".join(problems)
         )
     return {"rows": len(outputs), "empty": sum(not row["prediction"] for row in outputs)}
-
-
-def entity_f1(
-    predictions: Iterable[Any],
-    ground_truths: Iterable[Any],
-    *,
-    canonicalize: bool = False,
-) -> dict[str, float]:
-    """The challenge's score of `predictions` against `ground_truths` (one string per row; None/NaN mean "").
-
-    Returns `f1`, `precision`, `recall`, `exact_match` (share of rows with OUT == GT, empty ones included)
-    and the counts `tp`, `fp`, `fn`, `tn`. With `canonicalize=True`, both sides are first rewritten in the
-    canonical form (`"2 gram"` == `"2.0 gram"`); strings that do not parse are compared as they are.
-    """
-    predictions, ground_truths = list(predictions), list(ground_truths)
-    if len(predictions) != len(ground_truths):
-        raise ValueError(f"{len(predictions)} predictions for {len(ground_truths)} ground truths")
-
-    def prepare(value: Any) -> str:
-        if _is_empty(value):
-            return ""
-        value = str(value)
-        if canonicalize:
-            try:
-                return normalize_entity_value(value)
-            except EntityValueError:
-                return value.strip()
-        return value
-
-    tp = fp = fn = tn = 0
-    for prediction, truth in zip(map(prepare, predictions), map(prepare, ground_truths)):
-        if prediction and truth:
-            tp += prediction == truth
-            fp += prediction != truth
-        elif prediction:
-            fp += 1
-        elif truth:
-            fn += 1
-        else:
-            tn += 1
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    total = tp + fp + fn + tn
-    return {
-        "f1": f1,
-        "precision": precision,
-        "recall": recall,
-        "exact_match": (tp + tn) / total if total else 0.0,
-        "tp": tp,
-        "fp": fp,
-        "fn": fn,
-        "tn": tn,
-    }

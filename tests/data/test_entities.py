@@ -22,13 +22,13 @@ from hf_pricer.data.entities import (
     ParsedEntityValue,
     SanityCheckError,
     check_prediction,
-    entity_f1,
     format_prediction,
     normalize_entity_value,
     normalize_entity_values,
     parse_entity_value,
     sanity_check,
 )
+from hf_pricer.metrics import entity_f1
 
 
 def test_unit_map_is_the_challenge_list():
@@ -328,16 +328,16 @@ def test_sanity_check_without_entity_column_accepts_any_allowed_unit(tmp_path):
 def test_sanity_cli(test_csv, tmp_path, monkeypatch, capsys):
     good = _write_csv(tmp_path / "out.csv", ["index", "prediction"], [(i, "") for i in range(4)])
     bad = _write_csv(tmp_path / "bad.csv", ["index", "prediction"], [(0, "2 gms")])
-    from hf_pricer.sanity import main
+    from hf_pricer.commands.sanity import main
 
     assert main(["--test_filename", str(test_csv), "--output_filename", str(good)]) == 0
     assert main(["--test_filename", str(test_csv), "--output_filename", str(bad)]) == 1
-    # the module entry point, as `python -m hf_pricer.sanity` runs it
-    argv = ["hf_pricer.sanity", "--test_filename", str(test_csv), "--output_filename", str(bad)]
+    # the module entry point, as `python -m hf_pricer.commands.sanity` runs it
+    argv = ["hf_pricer.commands.sanity", "--test_filename", str(test_csv), "--output_filename", str(bad)]
     monkeypatch.setattr(sys, "argv", argv)
-    monkeypatch.delitem(sys.modules, "hf_pricer.sanity")  # imported above; `-m` starts from the package
+    monkeypatch.delitem(sys.modules, "hf_pricer.commands.sanity")  # imported above; `-m` starts from the package
     with pytest.raises(SystemExit) as exit_:
-        runpy.run_module("hf_pricer.sanity", run_name="__main__", alter_sys=True)
+        runpy.run_module("hf_pricer.commands.sanity", run_name="__main__", alter_sys=True)
     assert exit_.value.code == 1
     assert "3 missing index(es): 1, 2, 3" in capsys.readouterr().err
 

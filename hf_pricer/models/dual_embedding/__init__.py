@@ -1,34 +1,16 @@
-from .configuration_dual_embedding import DualEmbeddingConfig, EmbeddingClassifierConfig
-from .data_dual_embedding import (
-    RecordsDataArguments,
-    grocery_records,
-    keep_known_labels,
-    label_vocabulary,
-    load_records,
-    load_train_val,
-    save_json,
-    to_serializable,
-    write_catalog_json,
-)
+"""Dual-embedding regressor: ViT features + two label embeddings → attention → N numeric targets."""
+
+from hf_pricer.registration import register_model
+
+from .configuration_dual_embedding import DualEmbeddingConfig
 from .modeling_dual_embedding import (
     DualEmbeddingForRegression,
     DualEmbeddingPreTrainedModel,
     DualEmbeddingRegressionOutput,
-    EmbeddingClassifierForImageClassification,
-    EmbeddingClassifierModel,
-    EmbeddingClassifierOutput,
 )
-from .processing_dual_embedding import DualEmbeddingCollator, EmbeddingClassifierCollator, vit_image_processor
-from .training_dual_embedding import (
-    DualEmbeddingSearchSpace,
-    classification_metrics,
-    dual_embedding_model_init,
-    encoder_learning_rates,
-    regression_metrics,
-    search_hyperparameters,
-    target_statistics,
-    write_results_table,
-)
+from .processing_dual_embedding import DualEmbeddingCollator
+
+register_model(DualEmbeddingConfig, models={"AutoModel": DualEmbeddingForRegression})
 
 __all__ = [
     "DualEmbeddingCollator",
@@ -36,27 +18,4 @@ __all__ = [
     "DualEmbeddingForRegression",
     "DualEmbeddingPreTrainedModel",
     "DualEmbeddingRegressionOutput",
-    "DualEmbeddingSearchSpace",
-    "EmbeddingClassifierCollator",
-    "EmbeddingClassifierConfig",
-    "EmbeddingClassifierForImageClassification",
-    "EmbeddingClassifierModel",
-    "EmbeddingClassifierOutput",
-    "classification_metrics",
-    "dual_embedding_model_init",
-    "encoder_learning_rates",
-    "grocery_records",
-    "keep_known_labels",
-    "label_vocabulary",
-    "load_records",
-    "RecordsDataArguments",
-    "load_train_val",
-    "regression_metrics",
-    "save_json",
-    "search_hyperparameters",
-    "target_statistics",
-    "to_serializable",
-    "vit_image_processor",
-    "write_catalog_json",
-    "write_results_table",
 ]

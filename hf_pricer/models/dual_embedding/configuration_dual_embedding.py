@@ -1,92 +1,34 @@
-"""Configurations of the dual-embedding regressor (seed 003): stage-1 embedding classifiers and the stage-2
-regressor that fuses their embeddings with the visual features."""
+"""Configuration of the dual-embedding regressor, which fuses the embeddings of two embedding classifiers with
+the visual features."""
 
 from huggingface_hub.dataclasses import strict
-from transformers import PreTrainedConfig, ViTConfig
+from transformers import AutoConfig, PreTrainedConfig
+from transformers.configuration_utils import SubConfigSpec
+
+# Registers the embedding classifier with `AutoConfig`, also where this file runs as remote code.
+import hf_pricer  # noqa: F401, E402
+
+# The embedding classifiers' configs are resolved by their `model_type` through `AutoConfig`.
+CLASSIFIER_MODEL_TYPE = "hf_pricer_embedding_classifier"
 
 ATTENTION_TYPES = ("dual", "triple", "hierarchical")
 REGRESSION_LOSS_TYPES = ("mse", "l1", "huber")
-
-
-def _check_dropout(value) -> None:
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"`dropout` must be in [0, 1), got {value}")
-
-
-@strict
-class EmbeddingClassifierConfig(PreTrainedConfig):
-    r"""
-    Configuration of an [`EmbeddingClassifierForImageClassification`]: a ViT encoder whose `[CLS]` state is
-    projected to an embedding, followed by a linear classifier. Stage 1 of the dual-embedding regressor trains
-    one for the level-1 label (the seed's manufacturer, "company") and one for the level-2 label ("model
-    type"); stage 2 reuses their encoders and projections. The defaults are the seed's (ViT-Base, 256-d).
-
-    The classes are `id2label` / `label2id` (see [`PreTrainedConfig`]); `num_labels` follows them.
-
-    Args:
-        vision_config (`ViTConfig` or `dict`, *optional*):
-            The ViT encoder. Defaults to `ViTConfig()` (ViT-Base/16 at 224 px, 768-d).
-        embedding_dim (`int`, *optional*, defaults to 256):
-            Size of the embedding the `[CLS]` state is projected to (the seed searches 128, 256, 512).
-        dropout (`float`, *optional*, defaults to 0.1):
-            Dropout between the embedding and the classifier.
-        label_field (`str`, *optional*, defaults to `"company"`):
-            Record field holding the label this classifier predicts (`"company"` or `"model"`).
-        initializer_range (`float`, *optional*, defaults to 0.02):
-            Standard deviation of the normal initialisation of the projection and the classifier.
-
-    Example:
-
-    ```python
-    >>> from transformers import ViTConfig
-    >>> from hf_pricer import EmbeddingClassifierConfig, EmbeddingClassifierForImageClassification
-    >>> vision_config = ViTConfig(
-    ...     hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, image_size=32,
-    ...     patch_size=8,
-    ... )
-    >>> config = EmbeddingClassifierConfig(
-    ...     vision_config=vision_config, embedding_dim=16, id2label={0: "acme", 1: "zenith"}
-    ... )
-    >>> model = EmbeddingClassifierForImageClassification(config)
-    ```
-    """
-
-    model_type = "hf_pricer_embedding_classifier"
-    sub_configs_defaults = {"vision_config": ViTConfig}
-
-    vision_config: ViTConfig | dict | None = None
-    embedding_dim: int = 256
-    dropout: float | int = 0.1
-    label_field: str = "company"
-    initializer_range: float = 0.02
-
-    def __post_init__(self, **kwargs):
-        super().__post_init__(**kwargs)
-        if self.id2label is not None and self.label2id is None:
-            self.label2id = {label: index for index, label in self.id2label.items()}
-
-    def validate_architecture(self):
-        """Part of `@strict`-powered validation."""
-        if self.embedding_dim < 1:
-            raise ValueError(f"`embedding_dim` must be positive, got {self.embedding_dim}")
-        _check_dropout(self.dropout)
-        if not self.label_field:
-            raise ValueError("`label_field` must name a record field, got an empty string")
 
 
 @strict
 class DualEmbeddingConfig(PreTrainedConfig):
     r"""
     Configuration of a [`DualEmbeddingForRegression`]: the visual features of the company classifier's ViT,
-    the company embedding and the model-type embedding (both stage-1 [`EmbeddingClassifierConfig`] models),
+    the company embedding and the model-type embedding (both [`EmbeddingClassifierConfig`] models of stage 1),
     projected to `embedding_dim`, fused by attention, and an MLP that predicts `len(target_names)` numbers.
-    The defaults are the seed's (ViT-Base, triple attention, length and diameter).
+    The defaults are those of the design this model follows: ViT-Base, triple attention, dental-implant
+    length and diameter.
 
     Args:
         company_config (`EmbeddingClassifierConfig` or `dict`, *optional*):
             The level-1 ("company") classifier; its ViT also gives the visual features.
         model_config (`EmbeddingClassifierConfig` or `dict`, *optional*):
-            The level-2 ("model type") classifier.
+            The level-2 ("model type") classifier; defaults to one with `label_field="model"`.
         target_names (`list[str]`, *optional*, defaults to `["length", "diameter"]`):
             Names of the predicted numbers, in output order; records carry them as fields.
         target_mean (`list[float]`, *optional*):
@@ -129,10 +71,15 @@ class DualEmbeddingConfig(PreTrainedConfig):
     """
 
     model_type = "hf_pricer_dual_embedding"
-    sub_configs_defaults = {"company_config": EmbeddingClassifierConfig, "model_config": EmbeddingClassifierConfig}
+    sub_configs_defaults = {
+        "company_config": SubConfigSpec(config_class=AutoConfig, model_type=CLASSIFIER_MODEL_TYPE),
+        "model_config": SubConfigSpec(
+            config_class=AutoConfig, model_type=CLASSIFIER_MODEL_TYPE, init_kwargs={"label_field": "model"}
+        ),
+    }
 
-    company_config: EmbeddingClassifierConfig | dict | None = None
-    model_config: EmbeddingClassifierConfig | dict | None = None
+    company_config: PreTrainedConfig | dict | None = None
+    model_config: PreTrainedConfig | dict | None = None
     target_names: list[str] | tuple[str, ...] = ("length", "diameter")
     target_mean: list[float | int] | tuple[float | int, ...] | None = None
     target_std: list[float | int] | tuple[float | int, ...] | None = None
@@ -152,8 +99,6 @@ class DualEmbeddingConfig(PreTrainedConfig):
         self.target_mean = [float(value) for value in (self.target_mean or [0.0] * count)]
         self.target_std = [float(value) for value in (self.target_std or [1.0] * count)]
         self.unfreeze_epochs = [float(value) for value in self.unfreeze_epochs]
-        if self.model_config is None:
-            self.model_config = EmbeddingClassifierConfig(label_field="model")
         super().__post_init__(**kwargs)
 
     def validate_architecture(self):
@@ -175,11 +120,12 @@ class DualEmbeddingConfig(PreTrainedConfig):
         for field in ("embedding_dim", "attention_hidden_size", "head_hidden_size"):
             if getattr(self, field) < 1:
                 raise ValueError(f"`{field}` must be positive, got {getattr(self, field)}")
-        _check_dropout(self.dropout)
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"`dropout` must be in [0, 1), got {self.dropout}")
         if len(self.unfreeze_epochs) != 2 or not 0 <= self.unfreeze_epochs[0] <= self.unfreeze_epochs[1]:
             raise ValueError(f"`unfreeze_epochs` must be [E1, E2] with 0 <= E1 <= E2, got {self.unfreeze_epochs}")
         if not 0.0 <= self.unfreeze_fraction <= 1.0:
             raise ValueError(f"`unfreeze_fraction` must be in [0, 1], got {self.unfreeze_fraction}")
 
 
-__all__ = ["ATTENTION_TYPES", "DualEmbeddingConfig", "EmbeddingClassifierConfig"]
+__all__ = ["ATTENTION_TYPES", "DualEmbeddingConfig"]

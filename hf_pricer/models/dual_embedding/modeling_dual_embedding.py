@@ -1,18 +1,17 @@
-"""Dual-embedding regressor (seed 003): image → ViT → {visual features, company embedding, model embedding}
-→ attention → MLP → N numeric targets.
+"""Dual-embedding regressor: image → ViT → {visual features, company embedding, model embedding} → attention
+→ MLP → N numeric targets.
 
 Stage 1 trains two [`EmbeddingClassifierForImageClassification`] models on the images, one for the level-1
-label ("company", the seed's manufacturer) and one for the level-2 label ("model", the model type). Each is a
-ViT whose `[CLS]` state is projected to an embedding and classified from it.
+label ("company", e.g. a manufacturer) and one for the level-2 label ("model", the model type).
 
-Stage 2, [`DualEmbeddingForRegression`], holds both classifiers' embedding models ([`EmbeddingClassifierModel`],
-the classifier heads are dropped): the company model's `[CLS]` state is the visual feature vector (768-d for
-ViT-Base), its projection the company embedding, and the model-type classifier gives the model embedding. The
-three are projected to `embedding_dim` and fused by additive attention (`attention_type`), and an MLP regresses
-the standardized targets. The attention weights are part of the output.
+Stage 2, [`DualEmbeddingForRegression`], holds both classifiers' embedding models (`EmbeddingClassifierModel`,
+built with `AutoModel.from_config`; the classifier heads are dropped): the company model's `[CLS]` state is the
+visual feature vector (768-d for ViT-Base), its projection the company embedding, and the model-type classifier
+gives the model embedding. The three are projected to `embedding_dim` and fused by additive attention
+(`attention_type`), and an MLP regresses the standardized targets. The attention weights are part of the output.
 
-Progressive unfreezing (seed: head only until epoch 20, top half of the embedding models from 20, everything
-from 40) is [`DualEmbeddingForRegression.freeze_schedule`], applied by [`FreezeWarmupCallback`].
+Progressive unfreezing (by default the head alone until epoch 20, the top half of the embedding models from 20,
+everything from 40) is [`DualEmbeddingForRegression.freeze_schedule`], applied by [`FreezeWarmupCallback`].
 """
 
 from __future__ import annotations
@@ -23,34 +22,12 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import PreTrainedModel, ViTModel
-from transformers import initialization as init
+from transformers import AutoModel, AutoModelForImageClassification, PreTrainedModel
 from transformers.utils import ModelOutput, can_return_tuple
 
-from hf_pricer.modeling_utils import PricerLossMixin
+from hf_pricer.modeling_utils import PricerLossMixin, init_standard_layers
 
-from .configuration_dual_embedding import DualEmbeddingConfig, EmbeddingClassifierConfig
-
-
-@dataclass
-class EmbeddingClassifierOutput(ModelOutput):
-    """Output of [`EmbeddingClassifierModel`] and [`EmbeddingClassifierForImageClassification`].
-
-    Args:
-        loss (`torch.FloatTensor` of shape `()`, *optional*, returned when `labels` are passed):
-            Cross-entropy, averaged over the batch.
-        logits (`torch.FloatTensor` of shape `(batch_size, num_labels)`):
-            Classification scores (the classifier only).
-        embeddings (`torch.FloatTensor` of shape `(batch_size, embedding_dim)`):
-            The projected `[CLS]` state, the embedding stage 2 uses.
-        image_features (`torch.FloatTensor` of shape `(batch_size, hidden_size)`):
-            The ViT's final `[CLS]` state (layer-normed).
-    """
-
-    loss: torch.FloatTensor | None = None
-    logits: torch.FloatTensor | None = None
-    embeddings: torch.FloatTensor | None = None
-    image_features: torch.FloatTensor | None = None
+from .configuration_dual_embedding import DualEmbeddingConfig
 
 
 @dataclass
@@ -75,119 +52,23 @@ class DualEmbeddingRegressionOutput(ModelOutput):
     embedding_attention_weights: torch.FloatTensor | None = None
 
 
-def _check_pixel_values(pixel_values: torch.Tensor, vision_config) -> None:
-    size = vision_config.image_size
-    expected = (vision_config.num_channels, *((size, size) if isinstance(size, int) else size))
-    if pixel_values.ndim != 4 or tuple(pixel_values.shape[1:]) != tuple(expected):
-        raise ValueError(
-            f"`pixel_values` must have shape (batch_size, {', '.join(map(str, expected))}) "
-            f"(vision_config.image_size={size}), got {tuple(pixel_values.shape)}"
-        )
-
-
 class DualEmbeddingPreTrainedModel(PricerLossMixin, PreTrainedModel):
-    """Initialisation shared by both stages: the model's own linear and norm layers. The ViT encoders are
-    `PreTrainedModel`s and initialise themselves (or keep their loaded weights)."""
+    """Initialises the model's own linear and norm layers; the embedding models are `PreTrainedModel`s and
+    initialise themselves (or keep their loaded weights)."""
 
+    config_class = DualEmbeddingConfig
+    base_model_prefix = "dual_embedding"
     main_input_name = "pixel_values"
     input_modalities = ("image",)
     _supports_sdpa = True
+    _no_split_modules = ["ViTEmbeddings", "ViTLayer"]
     # `forward` takes no **kwargs: PricerTrainer normalises the loss over accumulated batches itself.
     accepts_loss_kwargs = False
 
     @torch.no_grad()
     def _init_weights(self, module):
-        if isinstance(module, nn.Linear):
-            init.normal_(module.weight, mean=0.0, std=self.config.initializer_range)
-            if module.bias is not None:
-                init.zeros_(module.bias)
-        elif isinstance(module, nn.LayerNorm):
-            init.ones_(module.weight)
-            init.zeros_(module.bias)
-
-
-class EmbeddingClassifierPreTrainedModel(DualEmbeddingPreTrainedModel):
-    config_class = EmbeddingClassifierConfig
-    base_model_prefix = "embedder"
-    _no_split_modules = ["ViTEmbeddings", "ViTLayer"]
-
-
-class EmbeddingClassifierModel(EmbeddingClassifierPreTrainedModel):
-    """ViT + projection: image → (`image_features`, `embeddings`). The stage-1 base model, and each embedding
-    branch of stage 2. `EmbeddingClassifierModel.from_pretrained` also loads a saved classifier (its `embedder`)."""
-
-    def __init__(self, config: EmbeddingClassifierConfig):
-        super().__init__(config)
-        self.vit = ViTModel(config.vision_config, add_pooling_layer=False)
-        self.projection = nn.Sequential(
-            nn.Linear(config.vision_config.hidden_size, config.embedding_dim), nn.LayerNorm(config.embedding_dim)
-        )
-        self.post_init()
-
-    @can_return_tuple
-    def forward(self, pixel_values: torch.FloatTensor) -> EmbeddingClassifierOutput:
-        r"""
-        pixel_values (`torch.FloatTensor` of shape `(batch_size, num_channels, image_size, image_size)`):
-            Normalised images (see `ViTImageProcessor`).
-        """
-        _check_pixel_values(pixel_values, self.config.vision_config)
-        image_features = self.vit(pixel_values).last_hidden_state[:, 0]
-        return EmbeddingClassifierOutput(embeddings=self.projection(image_features), image_features=image_features)
-
-
-class EmbeddingClassifierForImageClassification(EmbeddingClassifierPreTrainedModel):
-    """Stage 1: [`EmbeddingClassifierModel`] → dropout → linear classifier over `config.id2label`.
-
-    Trains with [`PricerTrainer`] (cross-entropy summed over rows, see [`PricerLossMixin`]) or plain `Trainer`.
-    """
-
-    card_task = {  # model-index task of the model card (`hf_pricer.hub.build_model_card`)
-        "task_type": "image-classification",
-        "task_name": "Image classification",
-        "tag": "image-classification",
-        "description": "model trained with [hf_pricer](https://github.com/hf-pricer/hf_pricer). It classifies an "
-        "image and embeds it: stage 1 of the dual-embedding regressor.",
-    }
-
-    def __init__(self, config: EmbeddingClassifierConfig):
-        super().__init__(config)
-        self.embedder = EmbeddingClassifierModel(config)
-        self.dropout = nn.Dropout(config.dropout)
-        self.classifier = nn.Linear(config.embedding_dim, config.num_labels)
-        self.post_init()
-
-    @classmethod
-    def from_vit(cls, vit_name_or_path: str, **config_kwargs) -> EmbeddingClassifierForImageClassification:
-        """A classifier whose ViT starts from a pretrained `ViTModel` (Hub id or folder, e.g.
-        `"google/vit-base-patch16-224-in21k"`); projection and classifier are new. `config_kwargs` are other
-        [`EmbeddingClassifierConfig`] fields, e.g. `id2label`, `embedding_dim`."""
-        vit = ViTModel.from_pretrained(vit_name_or_path, add_pooling_layer=False)
-        model = cls(EmbeddingClassifierConfig(vision_config=vit.config, **config_kwargs))
-        model.embedder.vit.load_state_dict(vit.state_dict())
-        return model
-
-    def loss_sum(self, outputs: EmbeddingClassifierOutput, labels: torch.Tensor) -> torch.Tensor:
-        logits = outputs.logits.float()
-        return F.cross_entropy(logits, labels.to(logits.device).long().reshape(-1), reduction="sum")
-
-    @can_return_tuple
-    def forward(
-        self, pixel_values: torch.FloatTensor, labels: torch.LongTensor | None = None
-    ) -> EmbeddingClassifierOutput:
-        r"""
-        pixel_values (`torch.FloatTensor` of shape `(batch_size, num_channels, image_size, image_size)`):
-            Normalised images.
-        labels (`torch.LongTensor` of shape `(batch_size,)`, *optional*):
-            Class ids in `[0, num_labels)`; the mean cross-entropy is returned as `loss`.
-        """
-        encoded = self.embedder(pixel_values)
-        logits = self.classifier(self.dropout(encoded.embeddings))
-        outputs = EmbeddingClassifierOutput(
-            logits=logits, embeddings=encoded.embeddings, image_features=encoded.image_features
-        )
-        if labels is not None:
-            outputs.loss = self.loss_sum(outputs, labels) / labels.shape[0]
-        return outputs
+        if isinstance(module, (nn.Linear, nn.LayerNorm)):
+            init_standard_layers(module, self.config.initializer_range)
 
 
 class BranchProjection(nn.Sequential):
@@ -211,9 +92,9 @@ class BranchAttention(nn.Module):
 
 
 class DualEmbeddingForRegression(DualEmbeddingPreTrainedModel):
-    """Stage 2: the seed's dual-embedding regressor (see the module docstring).
+    """Stage 2, the dual-embedding regressor (see the module docstring).
 
-    Submodules: `company_encoder` and `model_encoder` ([`EmbeddingClassifierModel`]), `visual_projection`,
+    Submodules: `company_encoder` and `model_encoder` (`EmbeddingClassifierModel`), `visual_projection`,
     `company_projection`, `model_projection`, `embedding_attention` (`"dual"`, `"hierarchical"`),
     `branch_attention` (`"triple"`, `"hierarchical"`), `head`. `encoder_parameter_prefixes` names the embedding
     models, e.g. for their learning rate:
@@ -225,8 +106,6 @@ class DualEmbeddingForRegression(DualEmbeddingPreTrainedModel):
     ```
     """
 
-    config_class = DualEmbeddingConfig
-    base_model_prefix = "dual_embedding"
     card_task = {
         "task_type": "image-regression",
         "task_name": "Numeric attributes from an image",
@@ -236,13 +115,12 @@ class DualEmbeddingForRegression(DualEmbeddingPreTrainedModel):
         "level-1 and level-2 label embeddings by attention.",
     }
     encoder_parameter_prefixes = ("company_encoder", "model_encoder")
-    _no_split_modules = ["ViTEmbeddings", "ViTLayer"]
 
     def __init__(self, config: DualEmbeddingConfig):
         super().__init__(config)
         dim, dropout = config.embedding_dim, config.dropout
-        self.company_encoder = EmbeddingClassifierModel(config.company_config)
-        self.model_encoder = EmbeddingClassifierModel(config.model_config)
+        self.company_encoder = AutoModel.from_config(config.company_config)
+        self.model_encoder = AutoModel.from_config(config.model_config)
         visual_dim = config.company_config.vision_config.hidden_size
         self.visual_projection = BranchProjection(visual_dim, dim, dropout)
         self.company_projection = BranchProjection(config.company_config.embedding_dim, dim, dropout)
@@ -263,14 +141,14 @@ class DualEmbeddingForRegression(DualEmbeddingPreTrainedModel):
     @classmethod
     def from_classifiers(
         cls,
-        company_classifier: str | EmbeddingClassifierForImageClassification,
-        model_classifier: str | EmbeddingClassifierForImageClassification,
+        company_classifier: str | PreTrainedModel,
+        model_classifier: str | PreTrainedModel,
         **config_kwargs,
     ) -> DualEmbeddingForRegression:
         """A stage-2 model whose embedding models are copies of two trained stage-1 classifiers (objects, Hub ids
         or folders); the fusion and the head are new. `config_kwargs` are other [`DualEmbeddingConfig`] fields."""
         classifiers = [
-            EmbeddingClassifierForImageClassification.from_pretrained(value) if isinstance(value, str) else value
+            AutoModelForImageClassification.from_pretrained(value) if isinstance(value, str) else value
             for value in (company_classifier, model_classifier)
         ]
         configs = [classifier.config for classifier in classifiers]
@@ -283,6 +161,12 @@ class DualEmbeddingForRegression(DualEmbeddingPreTrainedModel):
         model.company_encoder.load_state_dict(classifiers[0].embedder.state_dict())
         model.model_encoder.load_state_dict(classifiers[1].embedder.state_dict())
         return model
+
+    @classmethod
+    def encoder_learning_rates(cls, learning_rate: float, multiplier: float) -> dict[str, float]:
+        """`module_learning_rates` putting both embedding models at `multiplier` × `learning_rate` (0.1 in the
+        design this model follows)."""
+        return {prefix: learning_rate * multiplier for prefix in cls.encoder_parameter_prefixes}
 
     def freeze_schedule(self) -> dict[str, float]:
         """Parameter-name prefix → epoch from which it trains, from `config.unfreeze_epochs = [E1, E2]` and
@@ -366,8 +250,4 @@ __all__ = [
     "DualEmbeddingForRegression",
     "DualEmbeddingPreTrainedModel",
     "DualEmbeddingRegressionOutput",
-    "EmbeddingClassifierForImageClassification",
-    "EmbeddingClassifierModel",
-    "EmbeddingClassifierOutput",
-    "EmbeddingClassifierPreTrainedModel",
 ]

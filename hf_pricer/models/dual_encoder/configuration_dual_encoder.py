@@ -1,6 +1,5 @@
 """Configuration of the dual-encoder price model (seed 000): any HF text encoder + a timm image encoder."""
 
-import timm
 from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
@@ -110,6 +109,8 @@ class DualEncoderConfig(PreTrainedConfig):
 
     def validate_architecture(self):
         """Part of `@strict`-powered validation."""
+        import timm
+
         if not timm.is_model(self.image_encoder):
             raise ValueError(
                 "`image_encoder` must be a timm architecture (see `timm.list_models()`), got "

@@ -17,14 +17,13 @@ not flagged as initialised, and the encoders' tensors are flagged when they are 
 
 from typing import ClassVar
 
-import timm
 import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import can_return_tuple
 
-from hf_pricer.modeling_utils import PriceModelMixin, PriceRegressionOutput, init_standard_layers, price_loss
+from hf_pricer.modeling_utils import PriceModelMixin, PriceRegressionOutput, init_standard_layers
 
 from .configuration_dual_encoder import DualEncoderConfig
 
@@ -145,6 +144,8 @@ class DualEncoderForPriceRegression(DualEncoderPreTrainedModel):
         super().__init__(config)
         dim, heads = config.projection_dim, config.num_attention_heads
         self.text_encoder = AutoModel.from_config(config.text_config)
+        import timm
+
         self.image_encoder = timm.create_model(config.image_encoder, pretrained=False, num_classes=0)
         _keep_initialization(self.text_encoder)
         _keep_initialization(self.image_encoder)
@@ -398,20 +399,7 @@ class DualEncoderForPriceRegression(DualEncoderPreTrainedModel):
         ]
         if self.config.text_attends_image:
             fused.append(self._attend(self.text_to_image_attention, text_vector, image_keys, image_padding))
-        standardized = self.head(torch.cat(fused, dim=-1)).squeeze(-1)
-
-        log_price = standardized.float() * self.config.log_price_std + self.config.log_price_mean
-        predictions = torch.expm1(log_price).clamp(min=self.config.min_price)
-        loss = None
-        if labels is not None:
-            loss = price_loss(
-                log_price,
-                labels,
-                self.config.loss_type,
-                self.config.log_price_mean,
-                self.config.log_price_std,
-            )
-        return PriceRegressionOutput(loss=loss, predictions=predictions, log_price=log_price)
+        return self.price_outputs(self.head(torch.cat(fused, dim=-1)).squeeze(-1), labels)
 
 
 __all__ = ["DualEncoderForPriceRegression", "DualEncoderPreTrainedModel"]

@@ -1,9 +1,7 @@
 """Processors of the Resformer: product image + entity name (+ target value) → model inputs, and back.
 
-The image processor is the dual encoder's loader and transforms with the Resformer's defaults: no
-horizontal flip (it mirrors the text), a rotation of at most 3° and a light colour jitter, so the printed
-value stays readable. The processor adds the [`ResformerTokenizer`]: entity names become `entity_ids`,
-target values become `labels`, and generated token ids become prediction strings.
+The processor pairs a [`ResformerImageProcessor`] with the [`ResformerTokenizer`]: entity names become
+`entity_ids`, target values become `labels`, and generated token ids become prediction strings.
 """
 
 from __future__ import annotations
@@ -16,42 +14,16 @@ import torch
 from transformers.feature_extraction_utils import BatchFeature
 from transformers.processing_utils import ProcessorMixin
 
-from hf_pricer.data.entities import check_prediction, entity_f1, normalize_entity_value
+from hf_pricer.data.entities import normalize_entity_value
 from hf_pricer.data.images import ImageReport
-from hf_pricer.models.dual_encoder.processing_dual_encoder import DualEncoderImageProcessor
+from hf_pricer.image_processing_utils import as_batch
 from hf_pricer.processing_utils import AugmentingCollator
+
+from .image_processing_resformer import ResformerImageProcessor
 
 from .tokenization_resformer import ResformerTokenizer, shift_tokens_right
 
 IGNORE_INDEX = -100
-
-
-def _as_batch(value: Any) -> list:
-    return list(value) if isinstance(value, (list, tuple)) else [value]
-
-
-class ResformerImageProcessor(DualEncoderImageProcessor):
-    r"""
-    Turns product images into the `pixel_values` of [`ResformerForConditionalGeneration`]: resize to `size`
-    (400 in the seed), at training time a small rotation and colour jitter, then ImageNet normalisation.
-    Images are size-checked before decoding (see [`DualEncoderImageProcessor`] for every argument); a
-    missing or unusable image becomes a black image, counted by reason in `image_report`.
-    """
-
-    model_input_names = ["pixel_values"]
-
-    def __init__(
-        self,
-        size: int | dict[str, int] = 400,
-        flip_probability: float = 0.0,
-        rotation_degrees: float = 3.0,
-        color_jitter: float | dict[str, float] | None = 0.1,
-        **kwargs,
-    ):
-        super().__init__(
-            size=size, flip_probability=flip_probability, rotation_degrees=rotation_degrees,
-            color_jitter=color_jitter, **kwargs,
-        )
 
 
 class ResformerProcessor(ProcessorMixin):
@@ -114,7 +86,7 @@ class ResformerProcessor(ProcessorMixin):
         """
         if images is None or entity_names is None:
             raise ValueError("the Resformer processor needs `images` and `entity_names` (one per image)")
-        images = _as_batch(images)
+        images = as_batch(images)
         entity_names = [entity_names] if isinstance(entity_names, str) else list(entity_names)
         if len(images) != len(entity_names):
             raise ValueError(f"got {len(images)} images but {len(entity_names)} entity names")
@@ -160,29 +132,4 @@ class ResformerCollator(AugmentingCollator):
         )
 
 
-class ResformerMetrics:
-    """`compute_metrics` for generated predictions: the challenge's F1 (precision, recall, exact match)
-    and the share of predictions that pass `check_prediction` for their entity.
-
-    Args:
-        processor ([`ResformerProcessor`]): decodes token ids.
-        entity_names (`Sequence[str]`): the entity of every evaluated row, in dataset order.
-    """
-
-    def __init__(self, processor: ResformerProcessor, entity_names: Sequence[str]):
-        self.processor = processor
-        self.entity_names = list(entity_names)
-
-    def __call__(self, eval_prediction) -> dict[str, float]:
-        predictions = self.processor.decode_predictions(eval_prediction.predictions)
-        truths = self.processor.decode_predictions(eval_prediction.label_ids)
-        if len(predictions) != len(self.entity_names):
-            raise ValueError(f"{len(predictions)} predictions for {len(self.entity_names)} entity names")
-        scores = entity_f1(predictions, truths)
-        passed = [check_prediction(p, name) is None for p, name in zip(predictions, self.entity_names, strict=True)]
-        metrics = {key: scores[key] for key in ("f1", "precision", "recall", "exact_match")}
-        metrics["sanity_pass_rate"] = float(np.mean(passed)) if passed else 0.0
-        return metrics
-
-
-__all__ = ["ResformerCollator", "ResformerImageProcessor", "ResformerMetrics", "ResformerProcessor"]
+__all__ = ["ResformerCollator", "ResformerProcessor"]

@@ -7,17 +7,16 @@ import pytest
 import torch
 from PIL import Image
 
-from hf_pricer.models.dual_embedding import (
-    DualEmbeddingCollator,
-    EmbeddingClassifierCollator,
+from hf_pricer import DualEmbeddingCollator, EmbeddingClassifierCollator
+from hf_pricer.data.records import (
     keep_known_labels,
     label_vocabulary,
     load_records,
     save_json,
-    vit_image_processor,
     write_catalog_json,
 )
-from hf_pricer.models.dual_embedding.data_dual_embedding import (
+from hf_pricer.image_processing_utils import vit_image_processor
+from hf_pricer.data.records import (
     EMPTY_STRING,
     IMAGE_NOT_FOUND,
     MALFORMED_RECORD,

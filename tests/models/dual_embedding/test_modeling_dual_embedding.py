@@ -18,7 +18,9 @@ from hf_pricer import (
     FreezeWarmupCallback,
     module_parameter_groups,
 )
-from hf_pricer.models.dual_embedding import encoder_learning_rates, vit_image_processor
+from hf_pricer.image_processing_utils import vit_image_processor
+
+encoder_learning_rates = DualEmbeddingForRegression.encoder_learning_rates
 
 IMAGE_SIZE = 32
 

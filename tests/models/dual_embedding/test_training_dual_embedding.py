@@ -7,18 +7,11 @@ from PIL import Image
 from transformers import EvalPrediction, TrainerCallback
 
 from hf_pricer import FreezeWarmupCallback, PricerTrainer, PricerTrainingArguments
-from hf_pricer.models.dual_embedding import (
-    DualEmbeddingCollator,
-    DualEmbeddingSearchSpace,
-    classification_metrics,
-    dual_embedding_model_init,
-    load_records,
-    regression_metrics,
-    search_hyperparameters,
-    target_statistics,
-    vit_image_processor,
-    write_results_table,
-)
+from hf_pricer import DualEmbeddingCollator
+from hf_pricer.data.records import load_records, target_statistics
+from hf_pricer.hpo import DualEmbeddingSearchSpace, dual_embedding_model_init, search_hyperparameters, write_results_table
+from hf_pricer.image_processing_utils import vit_image_processor
+from hf_pricer.metrics import classification_metrics, regression_metrics
 
 from .test_modeling_dual_embedding import IMAGE_SIZE, tiny_classifier
 
@@ -43,7 +36,7 @@ def test_results_table_is_sorted_with_failed_trials_last(tmp_path):
         {"trial": 1, "mean_mae": None, "attention_type": "triple"},
         {"trial": 2, "mean_mae": 0.2, "attention_type": "hierarchical", "embedding_dim": np.int64(128)},
     ]
-    csv_path, md_path = write_results_table(rows, str(tmp_path))
+    csv_path, md_path = write_results_table(rows, str(tmp_path), sort_by="mean_mae")
     with open(csv_path) as handle:
         table = list(csv.DictReader(handle))
     assert [row["trial"] for row in table] == ["2", "0", "1"]
@@ -100,7 +93,7 @@ def test_two_trial_search_reaches_the_config_and_writes_the_table(tmp_path):
             callbacks=[FreezeWarmupCallback(), recorder],
         )
     )
-    best_run, rows = search_hyperparameters(trainer, 2, str(tmp_path / "hpo"), space)
+    best_run, rows = search_hyperparameters(trainer, 2, str(tmp_path / "hpo"), space, objective="mean_mae")
 
     assert len(rows) == len(recorder.trials) == 2
     for row, (config, rates, trainable, learning_rate) in zip(rows, recorder.trials, strict=True):

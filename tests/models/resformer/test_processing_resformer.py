@@ -6,9 +6,9 @@ from transformers import AutoProcessor
 from transformers.trainer_utils import EvalPrediction
 
 from hf_pricer import (
+    EntityValueMetrics,
     ResformerCollator,
     ResformerImageProcessor,
-    ResformerMetrics,
     ResformerProcessor,
     ResformerTokenizer,
 )
@@ -86,7 +86,7 @@ def test_metrics_score_generated_ids():
     outputs = ["2.5 gram", "1.0 gram", "", "3.0 inch"]
     encode = lambda texts: proc.encode_targets(texts, ["item_weight", "item_weight", "voltage", "width"])  # noqa: E731
     predictions = torch.cat([torch.full((4, 1), tokenizer.bos_token_id), encode(outputs).clamp(min=0)], dim=1)
-    metrics = ResformerMetrics(proc, ["item_weight", "item_weight", "voltage", "width"])(
+    metrics = EntityValueMetrics(proc, ["item_weight", "item_weight", "voltage", "width"])(
         EvalPrediction(predictions=predictions.numpy(), label_ids=encode(truths).numpy())
     )
     # TP 2 (rows 0, 3), FP 1 (row 1: prediction for an empty truth), FN 1 (row 2)

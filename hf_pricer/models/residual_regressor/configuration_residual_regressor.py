@@ -1,0 +1,71 @@
+"""Configuration of the residual price regressor."""
+
+from huggingface_hub.dataclasses import strict
+from transformers import PreTrainedConfig
+
+from hf_pricer.configuration_utils import RenamedModelTypeMixin
+from hf_pricer.modeling_utils import validate_price_head
+
+
+@strict
+class ResidualRegressorConfig(RenamedModelTypeMixin, PreTrainedConfig):
+    r"""
+    Configuration of a [`ResidualRegressorForPriceRegression`]: hashed bag-of-words features → deep residual MLP →
+    standardized log price. The defaults are seed 002's (~134M parameters).
+
+    Args:
+        num_features (`int`, *optional*, defaults to 5000):
+            Width of the hashed bag-of-words input; must match the processor's `n_features`.
+        num_layers (`int`, *optional*, defaults to 10):
+            Depth counted as in the seed: the input layer, `num_layers - 2` residual blocks (two linear
+            layers each) and the output layer.
+        hidden_size (`int`, *optional*, defaults to 4096):
+            Width of every hidden layer.
+        dropout (`float`, *optional*, defaults to 0.2):
+            Dropout after the input layer and inside every residual block.
+        loss_type (`str`, *optional*, defaults to `"l1"`):
+            Training loss: `"l1"` on the standardized log price (seed 002), `"huber"`, `"mse"`, or `"smape"`
+            in price space (seed 000).
+        log_price_mean (`float`, *optional*, defaults to 0.0):
+            Mean of `log1p(price)` over the training set. Stored here so inference needs no training data.
+        log_price_std (`float`, *optional*, defaults to 1.0):
+            Standard deviation of `log1p(price)` over the training set.
+        min_price (`float`, *optional*, defaults to 0.0):
+            Predictions are clipped to at least this price (the seed clips at 0).
+        initializer_range (`float`, *optional*, defaults to 0.02):
+            Standard deviation of the normal initialisation of the linear layers.
+
+    Example:
+
+    ```python
+    >>> from hf_pricer import ResidualRegressorConfig, ResidualRegressorForPriceRegressionRegression
+    >>> config = ResidualRegressorConfig(num_features=1024, num_layers=4, hidden_size=256)
+    >>> model = ResidualRegressorForPriceRegression(config)
+    ```
+    """
+
+    model_type = "hf_pricer_residual_regressor"
+    legacy_model_types = ("hf_pricer_residual",)
+
+    num_features: int = 5000
+    num_layers: int = 10
+    hidden_size: int = 4096
+    dropout: float | int = 0.2
+    loss_type: str = "l1"
+    log_price_mean: float | int = 0.0
+    log_price_std: float | int = 1.0
+    min_price: float | int = 0.0
+    initializer_range: float = 0.02
+
+    def validate_architecture(self):
+        """Part of `@strict`-powered validation."""
+        if self.num_layers < 2:
+            raise ValueError(f"`num_layers` counts the input and output layers and must be >= 2, got {self.num_layers}")
+        if self.num_features < 1 or self.hidden_size < 1:
+            raise ValueError(
+                f"`num_features` and `hidden_size` must be positive, got {self.num_features} and {self.hidden_size}"
+            )
+        validate_price_head(self)
+
+
+__all__ = ["ResidualRegressorConfig"]

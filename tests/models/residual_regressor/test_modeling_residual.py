@@ -1,0 +1,132 @@
+import pytest
+import torch
+from huggingface_hub.errors import StrictDataclassClassValidationError
+from transformers import AutoConfig, AutoModel
+
+from hf_pricer import ResidualRegressorConfig, ResidualRegressorForPriceRegression, ResidualRegressorProcessor
+
+TEXTS = [
+    "Stainless steel electric kettle with rapid boil and keep warm",
+    "Budget plastic storage box",
+    "Premium oak picture frame, hand finished, gift boxed",
+    "the and of",  # only stop words: an all-zero feature vector
+]
+
+
+def tiny_config(**overrides):
+    values = dict(num_features=64, num_layers=4, hidden_size=32, dropout=0.0, log_price_mean=3.0, log_price_std=1.5)
+    values.update(overrides)
+    return ResidualRegressorConfig(**values)
+
+
+def batches(num_features=64):
+    processor = ResidualRegressorProcessor(n_features=num_features)
+    return processor(TEXTS), processor(TEXTS, sparse=True)
+
+
+def test_output_shapes_and_price_space():
+    torch.manual_seed(0)
+    model = ResidualRegressorForPriceRegression(tiny_config()).eval()
+    dense, _ = batches()
+    output = model(**dense, labels=torch.tensor([30.0, 5.0, 80.0, 10.0]))
+    assert output.predictions.shape == (4,) and output.log_price.shape == (4,)
+    assert output.loss.ndim == 0
+    assert torch.allclose(output.predictions, torch.expm1(output.log_price).clamp(min=0.0))
+    assert (output.predictions >= 0).all()
+
+
+def test_min_price_clips_predictions():
+    model = ResidualRegressorForPriceRegression(tiny_config(log_price_mean=-5.0, log_price_std=0.1, min_price=0.01)).eval()
+    dense, _ = batches()
+    assert torch.all(model(**dense).predictions >= 0.01)
+
+
+def test_sparse_input_matches_dense():
+    torch.manual_seed(0)
+    model = ResidualRegressorForPriceRegression(tiny_config()).eval()
+    dense, sparse = batches()
+    assert sparse["feature_ids"].shape[1] < 64
+    dense_out, sparse_out = model(**dense), model(**sparse)
+    torch.testing.assert_close(sparse_out.log_price, dense_out.log_price, rtol=1e-5, atol=1e-5)
+
+    model.train()
+    labels = torch.tensor([30.0, 5.0, 80.0, 10.0])
+    grads = []
+    for batch in (dense, sparse):
+        model.zero_grad()
+        model(**batch, labels=labels).loss.backward()
+        grads.append(model.input_projection.weight.grad.clone())
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-5, atol=1e-6)
+
+
+def test_loss_decreases_on_tiny_batch():
+    torch.manual_seed(0)
+    model = ResidualRegressorForPriceRegression(tiny_config())
+    dense, _ = batches()
+    labels = torch.tensor([30.0, 5.0, 80.0, 10.0])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(30):
+        optimizer.zero_grad()
+        loss = model(**dense, labels=labels).loss
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.2 * losses[0]
+
+
+def test_save_load_equality(tmp_path):
+    torch.manual_seed(0)
+    model = ResidualRegressorForPriceRegression(tiny_config()).eval()
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").is_file()
+    assert not list(tmp_path.glob("*.bin"))
+    loaded = ResidualRegressorForPriceRegression.from_pretrained(tmp_path).eval()
+    assert loaded.config.log_price_mean == 3.0 and loaded.config.log_price_std == 1.5
+    for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert torch.equal(a, b), name
+    dense, _ = batches()
+    torch.testing.assert_close(loaded(**dense).predictions, model(**dense).predictions)
+
+
+def test_auto_classes(tmp_path):
+    model = ResidualRegressorForPriceRegression(tiny_config())
+    model.save_pretrained(tmp_path)
+    assert type(AutoConfig.from_pretrained(tmp_path)) is ResidualRegressorConfig
+    assert type(AutoModel.from_pretrained(tmp_path)) is ResidualRegressorForPriceRegression
+
+
+def test_post_init_initialises_own_layers_only():
+    model = ResidualRegressorForPriceRegression(tiny_config(initializer_range=0.02))
+    assert model.input_projection.weight.std().item() == pytest.approx(0.02, rel=0.2)
+    assert torch.all(model.input_projection.bias == 0)
+    assert torch.all(model.blocks[0].block[1].weight == 1)
+
+
+@pytest.mark.parametrize(
+    "overrides, field",
+    [
+        ({"num_layers": 1}, "num_layers"),
+        ({"dropout": 1.5}, "dropout"),
+        ({"loss_type": "cross_entropy"}, "loss_type"),
+        ({"log_price_std": 0.0}, "log_price_std"),
+    ],
+)
+def test_config_validation_names_the_field(overrides, field):
+    with pytest.raises(StrictDataclassClassValidationError, match=field):
+        tiny_config(**overrides)
+
+
+def test_bad_inputs_have_clear_errors():
+    model = ResidualRegressorForPriceRegression(tiny_config())
+    dense, sparse = batches()
+    with pytest.raises(ValueError, match="exactly one"):
+        model()
+    with pytest.raises(ValueError, match="num_features"):
+        model(input_features=torch.zeros(2, 65))
+    with pytest.raises(ValueError, match="beyond config.num_features"):
+        model(feature_ids=torch.tensor([[70]]), feature_weights=torch.ones(1, 1))
+    with pytest.raises(ValueError, match="feature_weights"):
+        model(feature_ids=sparse["feature_ids"])
+    with pytest.raises(ValueError, match="labels"):
+        model(**dense, labels=torch.ones(3))
