@@ -1,7 +1,7 @@
 """Train the embedding aligner: caption embedding → image embedding, evaluated by retrieval.
 
     accelerate launch recipes/train_aligner.py                          # CPU preset: the embedded catalog, offline encoders
-    python recipes/train_aligner.py recipes/configs/aligner_seed.yaml   # the design's setup on its train.npz / test.clean.npz
+    python recipes/train_aligner.py recipes/configs/aligner_design.yaml   # the design's setup on its train.npz / test.clean.npz
     python recipes/train_aligner.py --train_file data/train.npz --validation_file data/test.npz \\
         --test_file data/test.clean.npz --images_dir images/ --output_dir out
 

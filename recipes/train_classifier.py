@@ -3,7 +3,7 @@ classifies the company or the model label of an image.
 
     accelerate launch recipes/train_classifier.py --label_field company --output_dir outputs/company-classifier
     accelerate launch recipes/train_classifier.py --label_field model --output_dir outputs/model-classifier
-    python recipes/train_classifier.py recipes/configs/classifier_seed.yaml --label_field company ...
+    python recipes/train_classifier.py recipes/configs/classifier_design.yaml --label_field company ...
 
 Without `--train_json` the embedded synthetic catalog is written as JSON records and used (CPU preset: a small
 ViT from scratch). The checkpoint (with its `ViTImageProcessor`) is what `train_dual_embedding.py` takes as

@@ -1,7 +1,7 @@
 """Train the dual-encoder price model: product image + description → price.
 
     accelerate launch recipes/train_dual.py                       # CPU preset: catalog, offline MiniLM + EfficientNet-Lite0
-    python recipes/train_dual.py recipes/configs/dual_seed.yaml   # design size: EfficientNet-B4 + BERT on ed-donner/items_full
+    python recipes/train_dual.py recipes/configs/dual_design.yaml   # design size: EfficientNet-B4 + BERT on ed-donner/items_full
     accelerate launch --multi_gpu --num_processes 2 recipes/train_dual.py --use_cpu true ...   # 2 processes (gloo)
 
 Flags override the values of a config file; see `--help` for every argument.

@@ -4,7 +4,7 @@ embedding classifiers of `train_classifier.py`) → attention → N numeric targ
     accelerate launch recipes/train_dual_embedding.py \\
         --company_classifier outputs/company-classifier --model_classifier outputs/model-classifier
     accelerate launch recipes/train_dual_embedding.py ... --hpo_trials 20          # hyperparameter search (optuna)
-    python recipes/train_dual_embedding.py recipes/configs/dual_embedding_seed.yaml
+    python recipes/train_dual_embedding.py recipes/configs/dual_embedding_design.yaml
 
 Progressive unfreezing follows `--unfreeze_epochs E1 E2` (20 40 at the design size) and the embedding models
 train at `--lr_multiplier` × the learning rate (0.1), with a cosine schedule and warmup. `--hpo_trials N` runs

@@ -1,7 +1,7 @@
 """Train the Resformer: read an entity's value and unit off a product image.
 
     python recipes/train_resformer.py                                      # CPU preset: rendered labels, 128 px
-    python recipes/train_resformer.py recipes/configs/resformer_seed.yaml  # design sizes: 400 px, d_model 2048
+    python recipes/train_resformer.py recipes/configs/resformer_design.yaml  # design sizes: 400 px, d_model 2048
     python recipes/train_resformer.py --train_file train.csv --test_file test.csv   # challenge CSVs
 
 The default data are rendered product labels (`hf_pricer.data.label_images`): training on the "train"

@@ -1,7 +1,7 @@
 """Train the residual price regressor: hashed bag-of-words → deep residual MLP → price.
 
     accelerate launch recipes/train_residual.py                        # small CPU preset, embedded catalog
-    python recipes/train_residual.py recipes/configs/residual_seed.yaml  # design size on ed-donner/items_full
+    python recipes/train_residual.py recipes/configs/residual_design.yaml  # design size on ed-donner/items_full
     python recipes/train_residual.py --dataset items.jsonl --num_train_epochs 3 --output_dir out
 
 Flags override the values of a config file; see `--help` for every argument.

@@ -45,7 +45,7 @@ def test_cpu_preset_is_the_default_and_flags_override_it():
 
 
 def test_seed_config_parses_to_the_seed_setup():
-    config_file = os.path.join(ROOT, "recipes", "configs", "aligner_seed.yaml")
+    config_file = os.path.join(ROOT, "recipes", "configs", "aligner_design.yaml")
     model_args, _, data_args, training_args = parse_recipe_args(
         train_aligner.ARGUMENT_TYPES, None, [config_file, "--output_dir", "unused"]
     )

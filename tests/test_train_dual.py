@@ -41,7 +41,7 @@ def tiny_args(text_encoder, output_dir, *extra):
 
 
 def test_seed_config_parses_and_builds_with_tiny_stand_ins():
-    config_file = os.path.join(ROOT, "recipes", "configs", "dual_seed.yaml")
+    config_file = os.path.join(ROOT, "recipes", "configs", "dual_design.yaml")
     model_args, encoders, data_args, strategy, training_args = parse_recipe_args(
         train_dual.ARGUMENT_TYPES, None, [config_file, "--fp16", "false"]  # fp16 needs a GPU at parse time
     )

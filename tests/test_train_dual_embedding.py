@@ -63,7 +63,7 @@ def test_stage_two_needs_the_stage_one_checkpoints(tmp_path):
 
 def test_seed_configs_parse_and_build_on_meta():
     model_args, _, backbone, data_args, _ = parse_recipe_args(
-        train_classifier.ARGUMENT_TYPES, args=[os.path.join(CONFIGS, "classifier_seed.yaml"), "--bf16", "false"]
+        train_classifier.ARGUMENT_TYPES, args=[os.path.join(CONFIGS, "classifier_design.yaml"), "--bf16", "false"]
     )
     assert backbone.vit_model_name_or_path == "google/vit-base-patch16-224-in21k"
     assert data_args.target_names == ["length", "diameter"]
@@ -71,7 +71,7 @@ def test_seed_configs_parse_and_build_on_meta():
                                         **model_args.config_kwargs())
     model_args, _, data_args, strategy, training_args = parse_recipe_args(
         train_dual_embedding.ARGUMENT_TYPES,
-        args=[os.path.join(CONFIGS, "dual_embedding_seed.yaml"), "--bf16", "false"],  # bf16 needs a GPU
+        args=[os.path.join(CONFIGS, "dual_embedding_design.yaml"), "--bf16", "false"],  # bf16 needs a GPU
     )
     assert (model_args.unfreeze_epochs, model_args.unfreeze_fraction, strategy.lr_multiplier) == ([20, 40], 0.5, 0.1)
     assert training_args.lr_scheduler_type == "cosine" and training_args.num_train_epochs == 50

@@ -53,7 +53,7 @@ def test_seed_config_parses_and_builds_on_meta():
     import train_resformer
 
     model_args, preset, data_args, training_args = parse_recipe_args(
-        train_resformer.ARGUMENT_TYPES, args=[os.path.join(RECIPES, "configs", "resformer_seed.yaml")]
+        train_resformer.ARGUMENT_TYPES, args=[os.path.join(RECIPES, "configs", "resformer_design.yaml")]
     )
     assert training_args.predict_with_generate and training_args.generation_num_beams == 4
     config = preset.config(model_args)
