@@ -2,10 +2,11 @@
 
 The catalog (:mod:`hf_pricer.data.catalog`) prints a handful of quantities per unit ("500 ml", "2.5 kg"),
 so a model could score well on it by recognising a few dozen label images. :func:`generate_label_images`
-draws the same kind of product images (the catalog's scenes and renderer) but prints values drawn digit by
-digit (1 to 4 integer digits or a leading `0`, up to 2 decimals, at most 5 digits: "0.25", "3407",
-"18.6") with any of the challenge's units of the row's entity, spelled as on packaging ("fl oz", "cu in",
-"kW"). A share of the images (`empty_fraction`) shows an empty label, whose answer is `""`.
+draws the same kind of product images (the catalog's scenes, drawn by :mod:`hf_pricer.data.rendering`) but
+prints values drawn digit by digit (1 to 4 integer digits or a leading `0`, up to 2 decimals, at most 5
+digits: "0.25", "3407", "18.6") with any of the challenge's units of the row's entity, spelled as on
+packaging ("fl oz", "cu in", "kW"). A share of the images (`empty_fraction`) shows an empty label, whose
+answer is `""`.
 
 Held-out combinations
 ---------------------
@@ -21,12 +22,15 @@ row `i`), so rows do not depend on `n`, and the same arguments give byte-identic
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import numpy as np
 
-from .catalog import _LABEL_PREFIXES, _png_bytes, _render, _sample_row
+from .catalog import sample_row
+from .catalog_tables import LABEL_PREFIXES
 from .entities import ENTITY_NAMES, ENTITY_UNIT_MAP, format_prediction
+from .rendering import ProductScene, png_bytes, render_product
 
 __all__ = ["PRINTED_UNITS", "SPLIT_IDS", "generate_label_images", "label_split"]
 
@@ -66,7 +70,7 @@ PRINTED_UNITS: dict[str, str] = {
 }
 SPLIT_IDS = {"train": 0, "test": 1}
 _TEST_SHARE = 5  # one pair in five is a test pair
-_PREFIXES = {**_LABEL_PREFIXES, "maximum_weight_recommendation": ("MAX LOAD", "MAX")}
+_PREFIXES = {**LABEL_PREFIXES, "maximum_weight_recommendation": ("MAX LOAD", "MAX")}
 
 
 def label_split(printed_value: str, unit: str) -> str:
@@ -90,8 +94,8 @@ def _sample_value(rng: np.random.Generator) -> str:
     return f"{integer}.{fraction}"
 
 
-def _sample_label(seed: int, split: str, i: int, empty_fraction: float) -> tuple[dict, dict]:
-    row, render = _sample_row(seed, i)
+def _sample_label(seed: int, split: str, i: int, empty_fraction: float) -> tuple[dict, ProductScene]:
+    row, scene = sample_row(seed, i)
     rng = np.random.default_rng([seed, SPLIT_IDS[split], i])
     entity_name = ENTITY_NAMES[int(rng.integers(len(ENTITY_NAMES)))]
     units = ENTITY_UNIT_MAP[entity_name]
@@ -105,10 +109,15 @@ def _sample_label(seed: int, split: str, i: int, empty_fraction: float) -> tuple
                 break
         printed = f"{value} {PRINTED_UNITS[unit]}"
         entity_value = format_prediction(float(value), unit)
-    render = {**render, "prefix": prefix, "label": printed or " "}
-    label = {"id": f"label-{split}-{i:06d}", "entity_name": entity_name, "entity_value": entity_value,
-             "printed": printed, "category": row["category"]}
-    return label, render
+    scene = dataclasses.replace(scene, prefix=prefix, label=printed or " ")
+    label = {
+        "id": f"label-{split}-{i:06d}",
+        "entity_name": entity_name,
+        "entity_value": entity_value,
+        "printed": printed,
+        "category": row["category"],
+    }
+    return label, scene
 
 
 def generate_label_images(
@@ -132,9 +141,9 @@ def generate_label_images(
         raise ValueError(f"empty_fraction must be in [0, 1], got {empty_fraction}")
     columns = {name: [] for name in ("id", "image", "entity_name", "entity_value", "printed", "category")}
     for i in range(n):
-        label, render = _sample_label(seed, split, i, empty_fraction)
-        image = _render(render, image_size, np.random.default_rng([seed, SPLIT_IDS[split], i, 1]))
-        label["image"] = {"bytes": _png_bytes(image), "path": None}
+        label, scene = _sample_label(seed, split, i, empty_fraction)
+        image = render_product(scene, image_size, np.random.default_rng([seed, SPLIT_IDS[split], i, 1]))
+        label["image"] = {"bytes": png_bytes(image), "path": None}
         for name, values in columns.items():
             values.append(label[name])
     features = Features({name: Image() if name == "image" else Value("string") for name in columns})

@@ -1,7 +1,8 @@
-"""Tests of the embedded synthetic catalog (``hf_pricer.data.catalog``)."""
+"""Tests of the synthetic catalog (``hf_pricer.data.catalog``) and its rendering (``data.rendering``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -9,7 +10,6 @@ import re
 import numpy as np
 import pytest
 
-from hf_pricer.data import catalog
 from hf_pricer.data.catalog import (
     CATEGORIES,
     ENTITY_UNITS,
@@ -18,7 +18,9 @@ from hf_pricer.data.catalog import (
     catalog_features,
     generate_catalog,
     parse_entity_value,
+    sample_row,
 )
+from hf_pricer.data.rendering import SHAPES, render_product
 
 
 def _arrow_rows(ds):
@@ -47,8 +49,9 @@ def test_same_arguments_give_byte_identical_rows_and_images():
     rows_a, rows_b = _arrow_rows(a), _arrow_rows(b)
     assert rows_a == rows_b
     assert all(isinstance(r["image"]["bytes"], bytes) and r["image"]["bytes"] for r in rows_a)
-    other = generate_catalog(6, seed=4, image_size=96, with_images=False)
+    other = generate_catalog(6, seed=4, image_size=96)
     assert other["title"] != a["title"]
+    assert all(x["image"]["bytes"] != y["image"]["bytes"] for x, y in zip(_arrow_rows(other), rows_a))
 
 
 def test_rows_do_not_depend_on_n_image_size_or_with_images(small):
@@ -231,10 +234,10 @@ def test_both_modalities_clearly_beat_either_alone(text_only):
 
 
 def _render(i, canvas, draw_text=True, **override):
-    row, render = catalog._sample_row(0, i)
-    render = {**render, **override}
+    row, scene = sample_row(0, i)
+    scene = dataclasses.replace(scene, **override)
     rng = np.random.default_rng([0, i, 1])
-    return row, np.asarray(catalog._render(render, canvas, rng, draw_text=draw_text), np.int16)
+    return row, np.asarray(render_product(scene, canvas, rng, draw_text=draw_text), np.int16)
 
 
 @pytest.mark.parametrize("i", [0, 3, 5, 10])
@@ -264,12 +267,19 @@ def test_label_differs_for_different_values():
 
 def test_image_only_factors_change_the_image():
     _, base = _render(1, 96)
-    row, render = catalog._sample_row(0, 1)
+    row, scene = sample_row(0, 1)
     for override in (
-        {"size": render["size"] * 0.7},
+        {"size": scene.size * 0.7},
         {"rgb": (10, 200, 10)},
-        {"finish": "metallic" if render["finish"] != "metallic" else "matte"},
+        {"finish": "metallic" if scene.finish != "metallic" else "matte"},
     ):
         _, other = _render(1, 96, **override)
         assert np.abs(base - other).sum() > 0, override
-    assert math.isclose(row["attr_size"], render["size"])
+    assert math.isclose(row["attr_size"], scene.size)
+
+
+def test_every_category_has_a_drawn_shape_and_unknown_shapes_fail():
+    assert {spec["shape"] for spec in CATEGORIES.values()} == set(SHAPES)
+    _, scene = sample_row(0, 0)
+    with pytest.raises(ValueError, match="shape"):
+        render_product(dataclasses.replace(scene, shape="sphere"), 64, np.random.default_rng(0))

@@ -1,5 +1,6 @@
 import pytest
 
+from hf_pricer.data.catalog import generate_catalog
 from hf_pricer.data.entities import ALLOWED_UNITS, check_prediction, format_prediction, normalize_entity_value
 from hf_pricer.data.label_images import PRINTED_UNITS, generate_label_images, label_split
 
@@ -9,7 +10,14 @@ def test_rows_are_deterministic_and_prefix_stable():
     b = generate_label_images(20, seed=3, image_size=64)
     assert a["entity_value"] == b.select(range(12))["entity_value"]
     assert [row["image"].tobytes() for row in a] == [row["image"].tobytes() for row in b.select(range(12))]
-    assert generate_label_images(12, seed=4, image_size=64)["entity_value"] != a["entity_value"]
+    other = generate_label_images(12, seed=4, image_size=64)
+    assert other["entity_value"] != a["entity_value"]
+    assert all(x["image"].tobytes() != y["image"].tobytes() for x, y in zip(other, a))
+
+
+def test_rows_show_the_catalog_scene_of_the_same_index():
+    rows = generate_label_images(30, seed=5, image_size=64, split="test")
+    assert rows["category"] == generate_catalog(30, seed=5, with_images=False)["category"]
 
 
 def test_answers_are_canonical_and_match_the_printed_label():
