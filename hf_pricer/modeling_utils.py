@@ -54,6 +54,9 @@ class PricerLossMixin:
     still returns the mean loss when it is given `labels`, for use without the Trainer.
     """
 
+    # `forward` takes no loss kwargs (`num_items_in_batch`): the Trainer normalises the summed loss itself.
+    accepts_loss_kwargs = False
+
     def num_loss_items(self, labels: torch.Tensor) -> int:
         return labels.shape[0]
 

@@ -290,29 +290,18 @@ def load_challenge_dataset(
     *,
     labels: bool | None = None,
     ranges: Literal["first", "max", "reject"] = "first",
-    num_workers: int = 16,
-    timeout: float = 10.0,
-    retries: int = 3,
-    backoff: float = 0.5,
-    retry_failed: bool = False,
     report: EntityValueReport | None = None,
     download_report: DownloadReport | None = None,
+    **download_kwargs,
 ):
     """A challenge CSV as a `datasets.Dataset` with its images downloaded into `cache_dir` (columns above).
 
-    Pass `report` / `download_report` to inspect the skipped rows and the missing images.
+    `labels` and `ranges` go to :func:`read_challenge_csv`, `download_kwargs` (`num_workers`, `timeout`,
+    `retries`, `backoff`, `retry_failed`...) to :func:`download_images`. Pass `report` / `download_report` to
+    inspect the skipped rows and the missing images.
     """
     rows = read_challenge_csv(path, labels=labels, ranges=ranges, report=report)
-    return challenge_dataset(
-        rows,
-        cache_dir,
-        num_workers=num_workers,
-        timeout=timeout,
-        retries=retries,
-        backoff=backoff,
-        retry_failed=retry_failed,
-        report=download_report,
-    )
+    return challenge_dataset(rows, cache_dir, report=download_report, **download_kwargs)
 
 
 def challenge_dataset(rows: list[dict[str, Any]], cache_dir: str | os.PathLike, **download_kwargs):

@@ -91,14 +91,15 @@ def _feature_map_positions(features: torch.Tensor, channels: int) -> torch.Tenso
 
 
 class DualEncoderPreTrainedModel(PriceModelMixin, PreTrainedModel):
+    """Initialises the learned placeholders of missing images and texts ~ N(0, `initializer_range`) and the
+    model's own layers with `init_standard_layers`; encoder weights are left as they are (see the module)."""
+
     config_class = DualEncoderConfig
     base_model_prefix = "dual_encoder"
     main_input_name = "input_ids"
     input_modalities = ("image", "text")
     _supports_sdpa = True
     _supports_flash_attn = True
-    # `forward` takes no **kwargs: PricerTrainer normalises the loss over accumulated batches itself.
-    accepts_loss_kwargs = False
 
     @torch.no_grad()
     def _init_weights(self, module):

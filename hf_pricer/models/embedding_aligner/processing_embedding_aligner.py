@@ -8,6 +8,10 @@ import numpy as np
 import torch
 
 
+def _stack(arrays) -> torch.Tensor:
+    return torch.as_tensor(np.stack(list(arrays)), dtype=torch.float32)
+
+
 class EmbeddingAlignerCollator:
     """Stacks rows of `AlignmentData.to_dataset()` into `text_embeds` and, when rows have `image_embeds`,
     `labels` (float32 tensors)."""

@@ -13,7 +13,7 @@ from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import can_return_tuple
 
-from hf_pricer.modeling_utils import PriceModelMixin, PriceRegressionOutput
+from hf_pricer.modeling_utils import PriceModelMixin, PriceRegressionOutput, init_standard_layers
 
 from .configuration_residual_regressor import ResidualRegressorConfig
 
@@ -56,21 +56,21 @@ class ResidualBlock(nn.Module):
 
 
 class ResidualRegressorPreTrainedModel(PriceModelMixin, PreTrainedModel):
+    """Initialises linear layers, the hashed-feature projection included, ~ N(0, `initializer_range`) with
+    zero bias, and layer norms at identity."""
+
     config_class = ResidualRegressorConfig
     base_model_prefix = "residual"
     main_input_name = "input_features"
-    # `forward` takes no **kwargs: PricerTrainer normalises the loss over accumulated batches itself.
-    accepts_loss_kwargs = False
 
     @torch.no_grad()
     def _init_weights(self, module):
         std = self.config.initializer_range
-        if isinstance(module, (nn.Linear, HashedFeatureProjection)):
+        if isinstance(module, HashedFeatureProjection):  # initialised as the `nn.Linear` it stands for
             init.normal_(module.weight, mean=0.0, std=std)
             init.zeros_(module.bias)
-        elif isinstance(module, nn.LayerNorm):
-            init.ones_(module.weight)
-            init.zeros_(module.bias)
+        else:
+            init_standard_layers(module, std)
 
 
 class ResidualRegressorForPriceRegression(ResidualRegressorPreTrainedModel):
