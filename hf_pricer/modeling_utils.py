@@ -46,9 +46,9 @@ class PriceRegressionOutput(ModelOutput):
 class PricerLossMixin:
     """The loss protocol `PricerTrainer` trains a model with.
 
-    - `loss_sum(outputs, labels)`: the loss of one micro-batch, summed (not averaged) over its items;
-    - `num_loss_items(labels)`: how many items that sum runs over (rows by default; a sequence model
-      counts its non-padding label tokens).
+    - `loss_sum(outputs, labels)`: the loss of one micro-batch, summed (not averaged) over its loss items;
+    - `num_loss_items(labels)`: how many loss items that sum runs over (one per example by default; a
+      sequence model counts its non-padding label tokens).
 
     The Trainer divides the sum by the item count of the whole accumulated batch. A model's `forward`
     still returns the mean loss when it is given `labels`, for use without the Trainer.

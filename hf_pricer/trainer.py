@@ -14,7 +14,7 @@ What it adds to `transformers.Trainer`:
   head for 4 epochs, then everything).
 - **Eval-mode collators.** A data collator with a `for_eval()` method (e.g. one that augments images
   for training) is replaced by `for_eval()`'s collator in evaluation and prediction dataloaders.
-- `remove_unused_columns=False` by default: the collators build model inputs from raw item columns.
+- `remove_unused_columns=False` by default: the collators build model inputs from raw dataset columns.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class PricerTrainingArguments(TrainingArguments):
 
     remove_unused_columns: bool = field(
         default=False,
-        metadata={"help": "hf_pricer collators read raw item columns (text, image), so keep them."},
+        metadata={"help": "hf_pricer collators read raw dataset columns (text, image), so keep them."},
     )
     module_learning_rates: dict | str | None = field(
         default=None,

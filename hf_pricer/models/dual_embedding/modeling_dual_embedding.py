@@ -180,7 +180,7 @@ class DualEmbeddingForRegression(DualEmbeddingPreTrainedModel):
         return mean, torch.tensor(self.config.target_std, dtype=torch.float32, device=device)
 
     def loss_sum(self, outputs: DualEmbeddingRegressionOutput, labels: torch.Tensor) -> torch.Tensor:
-        """Per-target loss on standardized targets, averaged over targets and summed over rows."""
+        """Per-target loss on standardized targets, averaged over targets and summed over examples."""
         predictions = outputs.predictions.float()
         labels = labels.to(predictions.device, torch.float32)
         if labels.shape != predictions.shape:

@@ -101,25 +101,27 @@ class DualEncoderProcessor(ProductProcessor):
 
 
 class DualEncoderCollator(AugmentingCollator):
-    """Data collator: items (dicts with the item schema's `image`, text fields and `price`) → model batch.
+    """Data collator: examples (items: dicts with the item schema's `image`, text fields and `price`) → model
+    batch.
 
     Images are loaded, augmented (when `train`) and tokenized here, per batch, so datasets keep their raw
     columns: paths, URLs, `datasets.Image()` (decoded PIL images) or `datasets.Image(decode=False)` dicts.
     Use it with `remove_unused_columns=False` (the [`PricerTrainingArguments`] default). Adds `labels`
-    (prices in dollars) when every item has a price.
+    (prices in dollars) when every example has a price.
     """
 
-    def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
+    def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
         batch = dict(
             self.processor(
-                images=[item.get("image") for item in items],
-                text=[self.processor.item_text(item) for item in items],
+                images=[example.get("image") for example in examples],
+                text=[self.processor.item_text(example) for example in examples],
                 train=self.train,
-                ids=[item.get("id") for item in items],
+                ids=[example.get("id") for example in examples],
             )
         )
-        if all(item.get("price") is not None for item in items):
-            batch["labels"] = torch.tensor([float(item["price"]) for item in items], dtype=torch.float32)
+        prices = [example.get("price") for example in examples]
+        if all(price is not None for price in prices):
+            batch["labels"] = torch.tensor([float(price) for price in prices], dtype=torch.float32)
         return batch
 
 

@@ -38,7 +38,7 @@ class EmbeddingAlignerConfig(RenamedModelTypeMixin, PreTrainedConfig):
             Softmax temperature of the contrastive loss (its initial value when it is learned).
         learn_temperature (`bool`, *optional*, defaults to `True`):
             Learn the temperature as CLIP does (a log-scale parameter, the scale capped at 100).
-        initializer_range (`float`, *optional*, defaults to 0.02):
+        initializer_range (`float`, *optional*):
             Standard deviation of the normal initialisation of the linear layers; `None` keeps PyTorch's
             default (Kaiming-uniform) initialisation, as the seed does.
 

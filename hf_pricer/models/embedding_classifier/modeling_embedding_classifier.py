@@ -90,7 +90,8 @@ class EmbeddingClassifierModel(EmbeddingClassifierPreTrainedModel):
 class EmbeddingClassifierForImageClassification(EmbeddingClassifierPreTrainedModel):
     """[`EmbeddingClassifierModel`] → dropout → linear classifier over `config.id2label`.
 
-    Trains with [`PricerTrainer`] (cross-entropy summed over rows, see [`PricerLossMixin`]) or plain `Trainer`.
+    Trains with [`PricerTrainer`] (cross-entropy summed over examples, see [`PricerLossMixin`]) or plain
+    `Trainer`.
     """
 
     card_task = "image-classification"  # the model card's task, see `hf_pricer.hub.CARD_TASKS`

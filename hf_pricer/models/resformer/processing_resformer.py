@@ -96,22 +96,22 @@ class ResformerProcessor(ProductProcessor):
 
 
 class ResformerCollator(AugmentingCollator):
-    """Data collator: rows with `image`, `entity_name` and optionally `entity_value` → model batch.
+    """Data collator: examples with `image`, `entity_name` and optionally `entity_value` → model batch.
 
     Images are loaded and augmented (when `train`) per batch, so datasets keep raw columns (paths, URLs,
-    decoded or undecoded `datasets.Image`). Adds `labels` when every row has an `entity_value` (`""` is
+    decoded or undecoded `datasets.Image`). Adds `labels` when every example has an `entity_value` (`""` is
     the empty prediction).
     """
 
-    def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
-        values = [row.get("entity_value") for row in rows]
+    def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
+        values = [example.get("entity_value") for example in examples]
         return dict(
             self.processor(
-                images=[row.get("image") for row in rows],
-                entity_names=[row["entity_name"] for row in rows],
+                images=[example.get("image") for example in examples],
+                entity_names=[example["entity_name"] for example in examples],
                 text=values if all(value is not None for value in values) else None,
                 train=self.train,
-                ids=[row.get("id", row.get("index")) for row in rows],
+                ids=[example.get("id", example.get("index")) for example in examples],
             )
         )
 

@@ -38,7 +38,7 @@ class ResidualRegressorConfig(RenamedModelTypeMixin, PreTrainedConfig):
     Example:
 
     ```python
-    >>> from hf_pricer import ResidualRegressorConfig, ResidualRegressorForPriceRegressionRegression
+    >>> from hf_pricer import ResidualRegressorConfig, ResidualRegressorForPriceRegression
     >>> config = ResidualRegressorConfig(num_features=1024, num_layers=4, hidden_size=256)
     >>> model = ResidualRegressorForPriceRegression(config)
     ```
