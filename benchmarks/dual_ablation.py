@@ -17,7 +17,7 @@ so that the catalog is generated once and the test split can be scored; checkpoi
 
 Variants (same data, same split, same budget):
     tokens  the default fused model (image vector attends to the projected text tokens)
-    pooled  the seed-faithful fusion (image vector attends to the projected [CLS] only)
+    pooled  the fusion as designed (image vector attends to the projected [CLS] only)
     text    `modalities=text`  (the image encoder never runs; learned placeholder instead)
     image   `modalities=image` (the text encoder never runs)
 
@@ -50,7 +50,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 VARIANTS = {
     "tokens": {"cross_attention": "tokens", "modalities": "both", "label": "fused, `tokens` cross-attention (default)"},
-    "pooled": {"cross_attention": "pooled", "modalities": "both", "label": "fused, `pooled` cross-attention (seed)"},
+    "pooled": {"cross_attention": "pooled", "modalities": "both", "label": "fused, `pooled` cross-attention (as designed)"},
     "text": {"cross_attention": "tokens", "modalities": "text", "label": "text only (`modalities=text`)"},
     "image": {"cross_attention": "tokens", "modalities": "image", "label": "image only (`modalities=image`)"},
 }

@@ -153,8 +153,8 @@ def price_loss(
 ) -> torch.Tensor:
     """Training loss of predicted ``log1p(price)`` against true prices (dollars).
 
-    - ``smape``: seed 000's differentiable SMAPE, in price space, as a fraction (0–2);
-    - ``l1``: mean absolute error of the standardized log price (seed 002);
+    - ``smape``: the dual-encoder design's differentiable SMAPE, in price space, as a fraction (0–2);
+    - ``l1``: mean absolute error of the standardized log price (the residual regressor's design);
     - ``huber``: Huber loss (δ = 1) of the standardized log price;
     - ``mse``: squared error of the standardized log price.
 

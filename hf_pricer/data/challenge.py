@@ -12,8 +12,8 @@ normalises its labels (:func:`~hf_pricer.data.entities.normalize_entity_value`),
 
 Rows that cannot be used (malformed or repeated `index`, unknown `entity_name`, unparseable label) are
 skipped and counted by reason in an :class:`~hf_pricer.data.entities.EntityValueReport`; images that cannot
-be had are counted by reason in a :class:`DownloadReport` but keep their row, as the seed does: the answer
-for such a row is still due in the output file.
+be had are counted by reason in a :class:`DownloadReport` but keep their row, as in the original
+implementation: the answer for such a row is still due in the output file.
 
 Downloads run in a thread pool, one request per distinct URL, each with a per-request `timeout`; transient
 failures (timeouts, connection errors, HTTP 408/429/5xx) are retried up to `retries` times after
@@ -68,7 +68,7 @@ DUPLICATE_INDEX = "duplicate index"
 UNKNOWN_ENTITY = "unknown entity"
 
 PLACEHOLDER_NAME = "placeholder.png"
-_PLACEHOLDER_SIZE = (100, 100)  # the seed's black 100x100 placeholder
+_PLACEHOLDER_SIZE = (100, 100)  # the original implementation's black 100x100 placeholder
 
 
 class DownloadReport(ImageReport):

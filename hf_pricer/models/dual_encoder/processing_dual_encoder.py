@@ -18,7 +18,7 @@ from .image_processing_dual_encoder import DualEncoderImageProcessor
 
 class DualEncoderProcessor(ProductProcessor):
     r"""
-    Wraps a [`DualEncoderImageProcessor`] and a tokenizer (the seed uses BERT's) into one processor, which
+    Wraps a [`DualEncoderImageProcessor`] and a tokenizer (BERT's in the design) into one processor, which
     `save_pretrained` writes as `processor_config.json` plus the tokenizer files.
 
     Args:

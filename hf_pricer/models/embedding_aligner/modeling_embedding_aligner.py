@@ -1,8 +1,8 @@
-"""Embedding aligner (seed 004): an MLP from text embeddings to image embeddings.
+"""Embedding aligner: an MLP from text embeddings to image embeddings.
 
 Losses, per row, summed by `loss_sum` for `PricerTrainer`:
 
-- `cosine`: `1 - cos(predicted, true)`, the seed's loss. It is a sum over rows, so gradient accumulation
+- `cosine`: `1 - cos(predicted, true)`, the design's loss. It is a sum over rows, so gradient accumulation
   and multi-process training give exactly the gradient of the whole batch.
 - `contrastive`: symmetric InfoNCE. A row's text→image term is a softmax over the images of its
   micro-batch, its image→text term a softmax over the captions; rows whose images are identical (several
@@ -85,7 +85,7 @@ class EmbeddingAlignerPreTrainedModel(PricerLossMixin, PreTrainedModel):
     def _init_weights(self, module):
         if isinstance(module, nn.Linear):
             std = self.config.initializer_range
-            if std is None:  # PyTorch's default `nn.Linear` initialisation, which the seed uses
+            if std is None:  # PyTorch's default `nn.Linear` initialisation, which the design uses
                 init.kaiming_uniform_(module.weight, a=math.sqrt(5))
                 bound = 1 / math.sqrt(module.in_features)
                 init.uniform_(module.bias, -bound, bound)

@@ -1,4 +1,4 @@
-"""Resformer (seed 001): reads an entity's value and unit off a product image and writes it as text.
+"""Resformer: reads an entity's value and unit off a product image and writes it as text.
 
 pixel_values → ResNet (basic blocks, self-attention in the chosen stages) → patch embedding → patch tokens
 + learned position embedding + entity-type embedding → transformer encoder → transformer decoder over the

@@ -1,6 +1,6 @@
-"""Residual price regressor (seed 002): hashed bag-of-words → deep residual MLP → price.
+"""Residual price regressor: hashed bag-of-words → deep residual MLP → price.
 
-The input layer accepts either the dense hashed features (`input_features`, as the seed does) or the
+The input layer accepts either the dense hashed features (`input_features`, as designed) or the
 indices and values of the non-zero features (`feature_ids` + `feature_weights`). The sparse path
 gathers and sums the same weight rows with `embedding_bag`, so both give the same output without
 ever building the `(batch_size, num_features)` dense batch.
@@ -38,7 +38,7 @@ class HashedFeatureProjection(nn.Module):
 
 
 class ResidualBlock(nn.Module):
-    """`relu(x + LN(Linear(Dropout(ReLU(LN(Linear(x)))))))`, the seed's block."""
+    """`relu(x + LN(Linear(Dropout(ReLU(LN(Linear(x)))))))`, the designed block."""
 
     def __init__(self, hidden_size: int, dropout: float):
         super().__init__()
@@ -74,7 +74,7 @@ class ResidualRegressorPreTrainedModel(PriceModelMixin, PreTrainedModel):
 
 
 class ResidualRegressorForPriceRegression(ResidualRegressorPreTrainedModel):
-    """Seed 002's deep residual MLP with a price head.
+    """The deep residual MLP with a price head.
 
     The network predicts the standardized log price `z`; `log_price = z * log_price_std + log_price_mean`
     and `predictions = max(expm1(log_price), min_price)`, with the statistics stored in the config.
