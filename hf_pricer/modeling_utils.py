@@ -50,7 +50,7 @@ class PricerLossMixin:
     - `num_loss_items(labels)`: how many loss items that sum runs over (one per example by default; a
       sequence model counts its non-padding label tokens).
 
-    The Trainer divides the sum by the item count of the whole accumulated batch. A model's `forward`
+    The Trainer divides the sum by the loss-item count of the whole accumulated batch. A model's `forward`
     still returns the mean loss when it is given `labels`, for use without the Trainer.
     """
 

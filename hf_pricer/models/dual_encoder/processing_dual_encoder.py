@@ -94,9 +94,7 @@ class DualEncoderProcessor(ProductProcessor):
             images = as_batch(images)
             if text is not None and len(images) != len(data["has_text"]):
                 raise ValueError(f"Got {len(images)} images but {len(data['has_text'])} texts.")
-            data.update(
-                self.image_processor(images, return_tensors=return_tensors, **image_kwargs)
-            )
+            data.update(self.image_processor(images, return_tensors=return_tensors, **image_kwargs))
         return BatchFeature(data, tensor_type=return_tensors)
 
 
