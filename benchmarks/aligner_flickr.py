@@ -4,13 +4,13 @@
     python benchmarks/aligner_flickr.py --quick              # smoke run (2 epochs), results to *_quick.*
 
 Data (read-only, never copied): `../shared/data/flickr8k_1000/` (1,000 Flickr8k photos, 5 captions each),
-embedded with the offline encoders (`python -m hf_pricer.models.aligner.embed`'s defaults: all-MiniLM-L6-v2
+embedded with the offline encoders (`hf-pricer embed`'s defaults: all-MiniLM-L6-v2
 384-d mean-pooled captions, EfficientNet-Lite0 1280-d pooled images); the embeddings are cached under
 `outputs/`. Split by image with seed 0: 200 test images (1,000 captions) never seen in training, 800 train
 images (4,000 captions); for the ridge baseline's alpha, 160 of the train images are a validation part.
 
 Every caption of a test image queries the 200 test images by cosine similarity; metrics are recall@1/5/10,
-MRR and median rank of its own image (`hf_pricer.models.aligner.evaluation`). Rows:
+MRR and median rank of its own image (`hf_pricer.metrics.retrieval`). Rows:
 
 - `EmbeddingAlignerModel` trained through `PricerTrainer` with the design's setup (MLP 384 → 4096 → 1280,
   ReLU, dropout 0.2, Adam 1e-3, batch 64, 20 epochs), cosine loss, and the contrastive (InfoNCE) variant;
@@ -49,7 +49,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 def embedded_flickr(data_dir: str):
     from hf_pricer import load_alignment_npz
-    from hf_pricer.models.aligner.embed import ImageEmbedder, TextEmbedder, caption_files_data
+    from hf_pricer.data.embedders import ImageEmbedder, TextEmbedder, caption_files_data
 
     path = os.path.join(CACHE_DIR, "flickr8k_1000-minilm-efficientnet_lite0.npz")
     if os.path.isfile(path):
@@ -126,11 +126,11 @@ def main(argv=None):
     import transformers
     from residual_throughput import cpu_sample, foreign_cpu_share
 
-    from hf_pricer.models.aligner.evaluation import (
+    from hf_pricer.commands.evaluate_alignment import predict_embeddings
+    from hf_pricer.metrics.retrieval import (
         alignment_report,
         chance_retrieval_metrics,
         distance_report,
-        predict_embeddings,
         retrieval_metrics,
     )
 

@@ -94,13 +94,13 @@ def train_variant(name, args, splits, output_dir):
     from hf_pricer.cli import parse_recipe_args
 
     variant = VARIANTS[name]
-    model_args, data_args, strategy, training_args = parse_recipe_args(
+    model_args, encoders, data_args, strategy, training_args = parse_recipe_args(
         train_dual.ARGUMENT_TYPES, train_dual.CPU_PRESET, recipe_flags(args, variant, output_dir)
     )
     set_seed(training_args.seed)
     train_items, val_items, test_items = splits["train"], splits["validation"], splits["test"]
-    model = train_dual.build_model(model_args, *hf_pricer.log_price_statistics(train_items))
-    processor = train_dual.build_processor(model_args, data_args, model)
+    model = train_dual.build_model(model_args, encoders, *hf_pricer.log_price_statistics(train_items))
+    processor = train_dual.build_processor(encoders, data_args, model)
     training_args.module_learning_rates = {
         "image_encoder": strategy.image_encoder_lr,
         "text_encoder": strategy.text_encoder_lr,

@@ -30,15 +30,9 @@ sys.path.insert(0, os.path.join(ROOT, "recipes"))
 import train_classifier  # noqa: E402
 import train_dual_embedding  # noqa: E402
 
-from hf_pricer.models.dual_embedding import (  # noqa: E402
-    EmbeddingClassifierCollator,
-    EmbeddingClassifierForImageClassification,
-    grocery_records,
-    load_records,
-    save_json,
-    vit_image_processor,
-)
-from hf_pricer.models.dual_embedding.data_dual_embedding import GROCERY_TARGETS  # noqa: E402
+from hf_pricer import EmbeddingClassifierCollator, EmbeddingClassifierForImageClassification  # noqa: E402
+from hf_pricer.data.records import GROCERY_TARGETS, grocery_records, load_records, save_json  # noqa: E402
+from hf_pricer.image_processing_utils import vit_image_processor  # noqa: E402
 
 GROCERY = os.path.join(ROOT, "..", "shared", "data", "grocery")
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
