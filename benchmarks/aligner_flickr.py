@@ -4,15 +4,15 @@
     python benchmarks/aligner_flickr.py --quick              # smoke run (2 epochs), results to *_quick.*
 
 Data (read-only, never copied): `../shared/data/flickr8k_1000/` (1,000 Flickr8k photos, 5 captions each),
-embedded with the offline encoders (`python -m hf_pricer.models.aligner.embed`'s defaults: all-MiniLM-L6-v2
+embedded with the offline encoders (`hf-pricer embed`'s defaults: all-MiniLM-L6-v2
 384-d mean-pooled captions, EfficientNet-Lite0 1280-d pooled images); the embeddings are cached under
 `outputs/`. Split by image with seed 0: 200 test images (1,000 captions) never seen in training, 800 train
 images (4,000 captions); for the ridge baseline's alpha, 160 of the train images are a validation part.
 
 Every caption of a test image queries the 200 test images by cosine similarity; metrics are recall@1/5/10,
-MRR and median rank of its own image (`hf_pricer.models.aligner.evaluation`). Rows:
+MRR and median rank of its own image (`hf_pricer.metrics.retrieval`). Rows:
 
-- `EmbeddingAlignerModel` trained through `PricerTrainer` with the seed's setup (MLP 384 → 4096 → 1280,
+- `EmbeddingAlignerModel` trained through `PricerTrainer` with the design's setup (MLP 384 → 4096 → 1280,
   ReLU, dropout 0.2, Adam 1e-3, batch 64, 20 epochs), cosine loss, and the contrastive (InfoNCE) variant;
 - variants trained on centred image embeddings (the train images' mean subtracted from targets and gallery);
 - ridge regression text → image, closed form, alpha picked on the validation part by recall@10, then refit
@@ -49,7 +49,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 def embedded_flickr(data_dir: str):
     from hf_pricer import load_alignment_npz
-    from hf_pricer.models.aligner.embed import ImageEmbedder, TextEmbedder, caption_files_data
+    from hf_pricer.data.embedders import ImageEmbedder, TextEmbedder, caption_files_data
 
     path = os.path.join(CACHE_DIR, "flickr8k_1000-minilm-efficientnet_lite0.npz")
     if os.path.isfile(path):
@@ -126,11 +126,11 @@ def main(argv=None):
     import transformers
     from residual_throughput import cpu_sample, foreign_cpu_share
 
-    from hf_pricer.models.aligner.evaluation import (
+    from hf_pricer.commands.evaluate_alignment import predict_embeddings
+    from hf_pricer.metrics.retrieval import (
         alignment_report,
         chance_retrieval_metrics,
         distance_report,
-        predict_embeddings,
         retrieval_metrics,
     )
 
@@ -164,7 +164,7 @@ def main(argv=None):
     ridge_row("ridge regression, centred targets", image_mean)
 
     variants = [
-        ("aligner, cosine loss (seed)", {"loss_type": "cosine"}, False),
+        ("aligner, cosine loss (as designed)", {"loss_type": "cosine"}, False),
         ("aligner, contrastive (InfoNCE, learned temperature)", {"loss_type": "contrastive"}, False),
         ("aligner, cosine loss, centred targets", {"loss_type": "cosine"}, True),
         ("aligner, contrastive, centred targets", {"loss_type": "contrastive"}, True),
@@ -186,16 +186,16 @@ def main(argv=None):
     rows.append({"model": "chance (random ranking)", **chance_retrieval_metrics(len(test.image_embeds)), "notes": "expected value"})
 
     by_name = {row["model"]: row for row in rows}
-    seed_row, ridge = by_name["aligner, cosine loss (seed)"], by_name["ridge regression (closed form)"]
+    design_row, ridge = by_name["aligner, cosine loss (as designed)"], by_name["ridge regression (closed form)"]
     best = max((row for row in rows if row["model"].startswith("aligner")), key=lambda row: row["recall_at_10"])
     best_ridge = max((row for row in rows if row["model"].startswith("ridge")), key=lambda row: row["recall_at_10"])
     target = {
-        "seed_aligner_vs_ridge": seed_row["recall_at_10"] / ridge["recall_at_10"],
+        "design_aligner_vs_ridge": design_row["recall_at_10"] / ridge["recall_at_10"],
         "best_aligner_vs_best_ridge": best["recall_at_10"] / best_ridge["recall_at_10"],
         "best_aligner": best["model"],
         "best_ridge": best_ridge["model"],
     }
-    target["met_by_seed_aligner"] = target["seed_aligner_vs_ridge"] >= TARGET_RATIO
+    target["met_by_design_aligner"] = target["design_aligner_vs_ridge"] >= TARGET_RATIO
     target["met_by_best_aligner"] = target["best_aligner_vs_best_ridge"] >= TARGET_RATIO
 
     suffix = "_quick" if args.quick else ""
@@ -211,9 +211,9 @@ def main(argv=None):
     with Image.open(os.path.join(figure_dir, "retrieval_examples.png")) as full:  # 256 colours: a small file
         full.convert("RGB").quantize(256).save(figure, optimize=True)
     details["retrieval_figure_of"] = best["model"]
-    seed_predictions, _ = predictions_of["aligner, cosine loss (seed)"]
-    details["distances_of_seed_aligner"] = distance_report(
-        seed_predictions, test.image_embeds[test.image_index], mean_embedding=image_mean, seed=args.seed
+    design_predictions, _ = predictions_of["aligner, cosine loss (as designed)"]
+    details["distances_of_design_aligner"] = distance_report(
+        design_predictions, test.image_embeds[test.image_index], mean_embedding=image_mean, seed=args.seed
     )
 
     elapsed = time.time() - started
@@ -278,19 +278,19 @@ def markdown(result, figure: str) -> str:
         "",
         f"## Target: aligner R@10 ≥ {result['target_r10_ratio']}× ridge",
         "",
-        f"- seed aligner (cosine loss) vs ridge: {target['seed_aligner_vs_ridge']:.3f}× — "
-        + ("met" if target["met_by_seed_aligner"] else "NOT met"),
+        f"- designed aligner (cosine loss) vs ridge: {target['design_aligner_vs_ridge']:.3f}× — "
+        + ("met" if target["met_by_design_aligner"] else "NOT met"),
         f"- best aligner ({target['best_aligner']}) vs best ridge ({target['best_ridge']}): "
         f"{target['best_aligner_vs_best_ridge']:.3f}× — " + ("met" if target["met_by_best_aligner"] else "NOT met"),
         "",
-        "Distances of the seed aligner's (cosine loss) predictions to the true test image embeddings "
+        "Distances of the designed aligner's (cosine loss) predictions to the true test image embeddings "
         "(`distance_report`; baselines: the prediction against a random test image, and the train images' mean "
         "embedding predicted for every caption):",
         "",
         "| distance | model | random pairs | mean embedding | improvement vs random | vs mean |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    for metric, values in result["distances_of_seed_aligner"].items():
+    for metric, values in result["distances_of_design_aligner"].items():
         lines.append(
             f"| {metric} | {values['model']:.4g} | {values['random_pairs']:.4g} | {values['mean_embedding']:.4g} | "
             f"{values['improvement_vs_random_pct']:.1f}% | {values['improvement_vs_mean_pct']:.1f}% |"

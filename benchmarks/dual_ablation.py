@@ -17,7 +17,7 @@ so that the catalog is generated once and the test split can be scored; checkpoi
 
 Variants (same data, same split, same budget):
     tokens  the default fused model (image vector attends to the projected text tokens)
-    pooled  the seed-faithful fusion (image vector attends to the projected [CLS] only)
+    pooled  the fusion as designed (image vector attends to the projected [CLS] only)
     text    `modalities=text`  (the image encoder never runs; learned placeholder instead)
     image   `modalities=image` (the text encoder never runs)
 
@@ -50,7 +50,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 VARIANTS = {
     "tokens": {"cross_attention": "tokens", "modalities": "both", "label": "fused, `tokens` cross-attention (default)"},
-    "pooled": {"cross_attention": "pooled", "modalities": "both", "label": "fused, `pooled` cross-attention (seed)"},
+    "pooled": {"cross_attention": "pooled", "modalities": "both", "label": "fused, `pooled` cross-attention (as designed)"},
     "text": {"cross_attention": "tokens", "modalities": "text", "label": "text only (`modalities=text`)"},
     "image": {"cross_attention": "tokens", "modalities": "image", "label": "image only (`modalities=image`)"},
 }
@@ -94,13 +94,13 @@ def train_variant(name, args, splits, output_dir):
     from hf_pricer.cli import parse_recipe_args
 
     variant = VARIANTS[name]
-    model_args, data_args, strategy, training_args = parse_recipe_args(
+    model_args, encoders, data_args, strategy, training_args = parse_recipe_args(
         train_dual.ARGUMENT_TYPES, train_dual.CPU_PRESET, recipe_flags(args, variant, output_dir)
     )
     set_seed(training_args.seed)
     train_items, val_items, test_items = splits["train"], splits["validation"], splits["test"]
-    model = train_dual.build_model(model_args, *hf_pricer.log_price_statistics(train_items))
-    processor = train_dual.build_processor(model_args, data_args, model)
+    model = train_dual.build_model(model_args, encoders, *hf_pricer.log_price_statistics(train_items))
+    processor = train_dual.build_processor(encoders, data_args, model)
     training_args.module_learning_rates = {
         "image_encoder": strategy.image_encoder_lr,
         "text_encoder": strategy.text_encoder_lr,

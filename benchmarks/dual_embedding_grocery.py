@@ -1,7 +1,7 @@
 """Dual-embedding regressor on real photos: the Grocery Store Dataset's `Packages` classes (benchmark only).
 
 Coarse class (Juice, Milk, Yoghurt, ...) → company, fine class → model, targets from each class's
-`_Information.txt`: package size (g or ml) and energy (kcal per 100 g). The records go through the seed's JSON
+`_Information.txt`: package size (g or ml) and energy (kcal per 100 g). The records go through the records' JSON
 format and both recipes: two stage-1 ViT classifiers (`recipes/train_classifier.py`, a small ViT trained from
 scratch: no pretrained ViT can be downloaded here), then stage 2 (`recipes/train_dual_embedding.py`) with each
 attention type, and a small hyperparameter search. Baselines: the training-set mean; the training-set mean of
@@ -30,15 +30,9 @@ sys.path.insert(0, os.path.join(ROOT, "recipes"))
 import train_classifier  # noqa: E402
 import train_dual_embedding  # noqa: E402
 
-from hf_pricer.models.dual_embedding import (  # noqa: E402
-    EmbeddingClassifierCollator,
-    EmbeddingClassifierForImageClassification,
-    grocery_records,
-    load_records,
-    save_json,
-    vit_image_processor,
-)
-from hf_pricer.models.dual_embedding.data_dual_embedding import GROCERY_TARGETS  # noqa: E402
+from hf_pricer import EmbeddingClassifierCollator, EmbeddingClassifierForImageClassification  # noqa: E402
+from hf_pricer.data.records import GROCERY_TARGETS, grocery_records, load_records, save_json  # noqa: E402
+from hf_pricer.image_processing_utils import vit_image_processor  # noqa: E402
 
 GROCERY = os.path.join(ROOT, "..", "shared", "data", "grocery")
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
@@ -192,14 +186,14 @@ Total {results['minutes']:.1f} min; the hyperparameter search {results['hpo_minu
 
 **No pretrained ViT can be downloaded here**: both stage-1 classifiers are a small ViT
 (`{setup['vit']}`) trained from scratch for {setup['stage1_epochs']} epochs on {setup['image_size']} px images
-({stage1}). The seed's ViT-Base/16 from ImageNet-21k would be far stronger; these numbers compare the
-fusion variants and baselines under one small budget, not the seed's accuracy.
+({stage1}). The design's ViT-Base/16 from ImageNet-21k would be far stronger; these numbers compare the
+fusion variants and baselines under one small budget, not the design's accuracy.
 
 Data: `grocery_records` (coarse class → company, fine class → model, targets from `_Information.txt`), photos
 cached once as 64 px PNGs (JPEG decoding would dominate), train split
 → training, test split → evaluation; records without an energy value are skipped and counted:
 {results['data']}. Both targets are constant within a fine class, so the oracle class mean is 0 by construction.
-Stage 2: {setup['stage2_epochs']} epochs, unfreezing scaled from the seed's 20/40 of 50, LR 1e-3, embedding
+Stage 2: {setup['stage2_epochs']} epochs, unfreezing scaled from the design's 20/40 of 50, LR 1e-3, embedding
 models at 0.1×, cosine with 10 % warmup, MSE on standardized targets.
 
 | model | MAE package size (g/ml) | MAE energy (kcal/100 g) | mean MAE |

@@ -64,17 +64,17 @@ def recipe_pieces(image_size, output_dir):
     import train_dual
     from hf_pricer.cli import parse_recipe_args
 
-    model_args, data_args, strategy, training_args = parse_recipe_args(
+    model_args, encoders, data_args, strategy, training_args = parse_recipe_args(
         train_dual.ARGUMENT_TYPES, train_dual.CPU_PRESET, ["--image_size", str(image_size), "--output_dir", output_dir]
     )
-    return train_dual, model_args, data_args, training_args
+    return train_dual, model_args, encoders, data_args, training_args
 
 
 def build(image_size, stats, output_dir):
-    train_dual, model_args, data_args, training_args = recipe_pieces(image_size, output_dir)
+    train_dual, model_args, encoders, data_args, training_args = recipe_pieces(image_size, output_dir)
     transformers.set_seed(42)
-    model = train_dual.build_model(model_args, *stats)
-    processor = train_dual.build_processor(model_args, data_args, model)
+    model = train_dual.build_model(model_args, encoders, *stats)
+    processor = train_dual.build_processor(encoders, data_args, model)
     return model, processor, training_args
 
 

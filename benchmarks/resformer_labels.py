@@ -26,8 +26,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from residual_throughput import _cpu_name, cpu_sample, foreign_cpu_share  # noqa: E402
 
 import hf_pricer  # noqa: E402
-from hf_pricer.data.entities import check_prediction, entity_f1  # noqa: E402
+from hf_pricer.data.entities import check_prediction  # noqa: E402
 from hf_pricer.data.label_images import generate_label_images  # noqa: E402
+from hf_pricer.metrics import entity_f1  # noqa: E402
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS_DIR = os.path.join(REPO_ROOT, "benchmarks", "results")

@@ -8,13 +8,13 @@ Data (read-only, never copied): `../shared/data/items/appliances_2000.jsonl`, sp
 check of the SAME fitted models, every usable row of `../shared/data/items/amazon_products_mit.jsonl`.
 The script prints a message and exits 0 when `../shared/data` is absent.
 
-Features: `ResidualRegressorProcessor()` (seed 002 defaults: HashingVectorizer, 5,000 features, English stop words,
+Features: `ResidualRegressorProcessor()` (the design's defaults: HashingVectorizer, 5,000 features, English stop words,
 binary, l2 norm) over `title` + `text`. Models:
 
 - constant: the median training price;
 - Ridge on log1p(price) (sklearn), predictions expm1'd;
 - HistGradientBoostingRegressor on the same hashed features (dense) with a log1p target;
-- ResidualRegressorForPriceRegression trained with PricerTrainer (L1 on the standardized log price, as seed 002).
+- ResidualRegressorForPriceRegression trained with PricerTrainer (L1 on the standardized log price, as designed).
 
 Model selection (Ridge alpha, HGB learning rate, residual size / learning rate / number of epochs) uses a
 validation split carved from the training split (15%, seed 42); the test set is used once, at the end, after

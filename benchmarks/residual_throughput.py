@@ -1,8 +1,8 @@
-"""Training throughput of the residual price regressor: seed 002's plain loop vs hf_pricer's PricerTrainer.
+"""Training throughput of the residual price regressor: its design's plain loop vs hf_pricer's PricerTrainer.
 
-    python benchmarks/residual_throughput.py                 # full run (seed size, ~10-15 min on 2 cores)
+    python benchmarks/residual_throughput.py                 # full run (design size, ~10-15 min on 2 cores)
     python benchmarks/residual_throughput.py --quick         # smoke run (hidden 512, a few steps)
-    python benchmarks/residual_throughput.py --variants seed_loop trainer_bf16_sparse_fused
+    python benchmarks/residual_throughput.py --variants original_loop trainer_bf16_sparse_fused
 
 Everything runs in ONE process on the same data (hashed features of the real texts of
 `../shared/data/items/appliances_2000.jsonl`, train split; the embedded synthetic catalog when that file
@@ -104,7 +104,7 @@ def tune_malloc():
 
 
 # --------------------------------------------------------------------------------------------------
-# (a) Seed 002's model and plain training loop, re-implemented as written in the seed
+# (a) The design document's model and plain training loop, re-implemented as written there
 # --------------------------------------------------------------------------------------------------
 class ResidualBlock(nn.Module):
     def __init__(self, hidden_size, dropout_prob):
@@ -147,8 +147,8 @@ class DeepNeuralNetwork(nn.Module):
         return self.output_layer(x)
 
 
-def run_seed_loop(X_train, y_train_norm, args, steps, batch_size=64):
-    """Seed 002's `DeepNeuralNetworkRunner.setup()` + `train()` inner loop, timed per optimizer step."""
+def run_original_loop(X_train, y_train_norm, args, steps, batch_size=64):
+    """The design document's `DeepNeuralNetworkRunner.setup()` + `train()` inner loop, timed per optimizer step."""
     np.random.seed(42)
     torch.manual_seed(42)
     model = DeepNeuralNetwork(X_train.shape[1], num_layers=args.num_layers, hidden_size=args.hidden_size)
@@ -179,7 +179,7 @@ def run_seed_loop(X_train, y_train_norm, args, steps, batch_size=64):
             if step >= steps:
                 break
         else:
-            scheduler.step()  # the seed steps the scheduler once per epoch
+            scheduler.step()  # the original loop steps the scheduler once per epoch
     del model, optimizer, scheduler, train_loader
     return step_ends, train_losses
 
@@ -305,18 +305,18 @@ def step_flops(batch, num_features, hidden, num_layers, input_width):
 # --------------------------------------------------------------------------------------------------
 VARIANTS = [
     # Phase "default": the process as it starts (glibc's default malloc).
-    dict(name="seed_loop", label="seed 002 plain loop (fp32 dense, torch AdamW defaults)", batch=64, bf16=False, sparse=False, optim="torch-default"),
-    dict(name="trainer_fp32_dense", label="PricerTrainer fp32 dense, adamw_torch (same optimizer as seed)", batch=64, bf16=False, sparse=False, optim="adamw_torch"),
+    dict(name="original_loop", label="original plain loop (fp32 dense, torch AdamW defaults)", batch=64, bf16=False, sparse=False, optim="torch-default"),
+    dict(name="trainer_fp32_dense", label="PricerTrainer fp32 dense, adamw_torch (same optimizer as the original loop)", batch=64, bf16=False, sparse=False, optim="adamw_torch"),
     dict(name="trainer_fp32_dense_fused", label="PricerTrainer fp32 dense, adamw_torch_fused (transformers default)", batch=64, bf16=False, sparse=False, optim="adamw_torch_fused"),
     dict(name="trainer_bf16_dense", label="PricerTrainer bf16 autocast dense, adamw_torch", batch=64, bf16=True, sparse=False, optim="adamw_torch"),
     dict(name="trainer_bf16_sparse", label="PricerTrainer bf16 autocast sparse input, adamw_torch", batch=64, bf16=True, sparse=True, optim="adamw_torch"),
     dict(name="trainer_bf16_sparse_fused", label="PricerTrainer bf16 autocast sparse input, adamw_torch_fused", batch=64, bf16=True, sparse=True, optim="adamw_torch_fused"),
     dict(name="trainer_bf16_dense_fused", label="PricerTrainer bf16 autocast dense, adamw_torch_fused", batch=64, bf16=True, sparse=False, optim="adamw_torch_fused"),
     dict(name="trainer_bf16_sparse_fused_b256", label="PricerTrainer bf16 sparse fused, batch 256 (CHANGES training dynamics)", batch=256, bf16=True, sparse=True, optim="adamw_torch_fused"),
-    dict(name="seed_loop_repeat", label="seed 002 plain loop, measured again (run-to-run check)", batch=64, bf16=False, sparse=False, optim="torch-default"),
+    dict(name="original_loop_repeat", label="original plain loop, measured again (run-to-run check)", batch=64, bf16=False, sparse=False, optim="torch-default"),
     # Phase "malloc-tuned": after mallopt(M_MMAP_MAX=0, M_TRIM_THRESHOLD=2**31-1, M_TOP_PAD=1 GiB), so that
     # large tensors (weight gradients, autocast weight copies) reuse heap memory instead of fresh mmap'd pages.
-    dict(name="tuned_seed_loop", label="seed 002 plain loop, malloc-tuned", batch=64, bf16=False, sparse=False, optim="torch-default", malloc="tuned"),
+    dict(name="tuned_original_loop", label="original plain loop, malloc-tuned", batch=64, bf16=False, sparse=False, optim="torch-default", malloc="tuned"),
     dict(name="tuned_trainer_fp32_dense_fused", label="PricerTrainer fp32 dense fused, malloc-tuned", batch=64, bf16=False, sparse=False, optim="adamw_torch_fused", malloc="tuned"),
     dict(name="tuned_trainer_bf16_dense_fused", label="PricerTrainer bf16 dense fused, malloc-tuned", batch=64, bf16=True, sparse=False, optim="adamw_torch_fused", malloc="tuned"),
     dict(name="tuned_trainer_bf16_sparse_fused", label="PricerTrainer bf16 sparse fused, malloc-tuned", batch=64, bf16=True, sparse=True, optim="adamw_torch_fused", malloc="tuned"),
@@ -346,7 +346,7 @@ def measure_variant(variant, args, malloc_phase, peaks, X_train, y_train_norm, i
     info = {}
     try:
         if variant["optim"] == "torch-default":
-            samples, losses = run_seed_loop(X_train, y_train_norm, args, steps, batch_size=variant["batch"])
+            samples, losses = run_original_loop(X_train, y_train_norm, args, steps, batch_size=variant["batch"])
             info = {"optimizer": "AdamW", "optimizer_fused": None, "optimizer_foreach": None,
                     "train_loss_mean": float(np.mean(losses)), "train_loss_last": losses[-1]}
         else:
@@ -501,17 +501,17 @@ def main(argv=None):
                     discarded.append({k: row.get(k) for k in ("samples_per_s", "clean_steps", "foreign_cpu_share", "window_samples_per_s", "variant_wall_s")})
                 row["discarded_contended_attempts"] = discarded
                 results.append(row)
-    seed_rates = {}
+    original_rates = {}
     for row in results:
         if row["optim"] == "torch-default" and "samples_per_s" in row:
-            seed_rates.setdefault(row["malloc"], row["samples_per_s"])
+            original_rates.setdefault(row["malloc"], row["samples_per_s"])
     for row in results:
         if "samples_per_s" not in row:
             continue
-        if "default" in seed_rates:
-            row["ratio_vs_seed"] = row["samples_per_s"] / seed_rates["default"]
-        if row["malloc"] in seed_rates:
-            row["ratio_vs_seed_same_malloc"] = row["samples_per_s"] / seed_rates[row["malloc"]]
+        if "default" in original_rates:
+            row["ratio_vs_original"] = row["samples_per_s"] / original_rates["default"]
+        if row["malloc"] in original_rates:
+            row["ratio_vs_original_same_malloc"] = row["samples_per_s"] / original_rates[row["malloc"]]
 
     total_runtime = time.perf_counter() - run_start
     meta = {
@@ -599,15 +599,15 @@ def render_markdown(meta, results):
         lines.append(f"- malloc-tuned rows: glibc `mallopt` {m['malloc_tuning']} applied in-process before them (see notes)")
     lines += [
         "",
-        "| variant | malloc | batch | samples/s | vs seed loop | vs seed loop, same malloc | step (s) | clean steps | achieved GFLOP/s | % of peak | whole-window samples/s (other procs CPU) |",
+        "| variant | malloc | batch | samples/s | vs original loop | vs original loop, same malloc | step (s) | clean steps | achieved GFLOP/s | % of peak | whole-window samples/s (other procs CPU) |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in results:
         if "error" in row:
             lines.append(f"| {row['label']} | {row['malloc']} | {row['batch']} | failed: {row['error'][:160]} | | | | | | | |")
             continue
-        ratio = f"{row['ratio_vs_seed']:.2f}x" if "ratio_vs_seed" in row else "n/a"
-        same = f"{row['ratio_vs_seed_same_malloc']:.2f}x" if "ratio_vs_seed_same_malloc" in row else "n/a"
+        ratio = f"{row['ratio_vs_original']:.2f}x" if "ratio_vs_original" in row else "n/a"
+        same = f"{row['ratio_vs_original_same_malloc']:.2f}x" if "ratio_vs_original_same_malloc" in row else "n/a"
         lines.append(
             f"| {row['label']} | {row['malloc']} | {row['batch']} | {row['samples_per_s']:.1f} | {ratio} | {same} | "
             f"{row['step_time_clean_median_s']:.2f} | {row['clean_steps']}/{row['timed_steps']} | {row['achieved_gflops']:.0f} | "
@@ -619,7 +619,7 @@ def render_markdown(meta, results):
         "input_width = num_features for dense input and the mean non-zero feature count for sparse input "
         "(embedding_bag touches only those rows). The dense input layer really executes 4 x batch x num_features x "
         "hidden (its input needs no gradient), so dense rows overcount by 2 x batch x num_features x hidden "
-        "(about 2% at the seed size). bf16 rows are compared with the best bf16 peak, fp32 rows with the best fp32 peak; "
+        "(about 2% at the design size). bf16 rows are compared with the best bf16 peak, fp32 rows with the best fp32 peak; "
         "LayerNorm, the fp32<->bf16 casts of autocast, the optimizer step, gradient clipping and data loading count no "
         "FLOPs.",
         "",
@@ -630,9 +630,9 @@ def render_markdown(meta, results):
 
 def verdict(meta, results, target=4.0):
     enough = meta.get("min_clean_steps", 0)
-    ok = [r for r in results if "ratio_vs_seed" in r and r["optim"] != "torch-default" and r["clean_steps"] >= enough]
-    seeds = [r for r in results if r["optim"] == "torch-default" and "samples_per_s" in r]
-    if not ok or not seeds:
+    ok = [r for r in results if "ratio_vs_original" in r and r["optim"] != "torch-default" and r["clean_steps"] >= enough]
+    originals = [r for r in results if r["optim"] == "torch-default" and "samples_per_s" in r]
+    if not ok or not originals:
         return []
 
     def best(rows):
@@ -641,30 +641,30 @@ def verdict(meta, results, target=4.0):
     def says(row):
         if row is None:
             return "no uncontended measurement"
-        met = "MET" if row["ratio_vs_seed"] >= target else "NOT met"
-        return f"{row['label']}: {row['samples_per_s']:.1f} samples/s = **{row['ratio_vs_seed']:.2f}x** ({met})"
+        met = "MET" if row["ratio_vs_original"] >= target else "NOT met"
+        return f"{row['label']}: {row['samples_per_s']:.1f} samples/s = **{row['ratio_vs_original']:.2f}x** ({met})"
 
     default_b64 = best([r for r in ok if r["batch"] == 64 and r["malloc"] == "default"])
     any_b64 = best([r for r in ok if r["batch"] == 64])
     overall = best(ok)
     peaks = meta["peaks"].get("default") or next(iter(meta["peaks"].values()))
     ratio = peaks["bf16"]["best_gflops"] / peaks["fp32"]["best_gflops"]
-    seed = seeds[0]
+    original = originals[0]
     lines = [
-        f"## Verdict: target >= {target:g}x the seed loop's samples/s",
+        f"## Verdict: target >= {target:g}x the original loop's samples/s",
         "",
         f"(rows with fewer than {enough} clean timed steps are left out here)" if enough else "",
         f"- batch 64, PricerTrainer flags only (default process): {says(default_b64)}",
         f"- batch 64, with the in-process malloc tuning: {says(any_b64)}"
-        + (f"; {any_b64['ratio_vs_seed_same_malloc']:.2f}x against the seed loop under the same malloc tuning"
-           if any_b64 and "ratio_vs_seed_same_malloc" in any_b64 else ""),
+        + (f"; {any_b64['ratio_vs_original_same_malloc']:.2f}x against the original loop under the same malloc tuning"
+           if any_b64 and "ratio_vs_original_same_malloc" in any_b64 else ""),
         f"- any batch: {says(overall)}" + (" -- a larger batch means fewer optimizer steps per epoch: the training dynamics "
                                           "change (learning rate and schedule would need retuning), so it is not the same training run"
                                           if overall and overall["batch"] != 64 else ""),
-        f"- seed loop, run to run: " + ", ".join(f"{r['label']} {r['samples_per_s']:.1f} samples/s ({r['malloc']} malloc)" for r in seeds),
+        f"- original loop, run to run: " + ", ".join(f"{r['label']} {r['samples_per_s']:.1f} samples/s ({r['malloc']} malloc)" for r in originals),
         f"- bound at equal batch: the bf16/fp32 peak matmul ratio is {ratio:.2f}, so moving the matmuls to bf16 can at most "
-        f"speed the matmul part up {ratio:.2f}x; the seed loop reaches {seed['pct_of_peak']:.0f}% of the fp32 peak, i.e. "
-        f"about {100 - seed['pct_of_peak']:.0f}% of its step is not matmul time (optimizer, gradient clipping, memory "
+        f"speed the matmul part up {ratio:.2f}x; the original loop reaches {original['pct_of_peak']:.0f}% of the fp32 peak, i.e. "
+        f"about {100 - original['pct_of_peak']:.0f}% of its step is not matmul time (optimizer, gradient clipping, memory "
         "allocation/page faults, LayerNorm, data). Any speed-up beyond the peak ratio has to come from that non-matmul part "
         "(fused AdamW, fewer fresh allocations) or from a larger batch.",
         "",

@@ -12,6 +12,7 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
 
@@ -40,13 +41,50 @@ CARD_METRICS = {
     "median_rank": "Median rank",
     "cosine_similarity": "Mean cosine similarity",
 }
-# The model-index task of a model; a model class may declare its own as `card_task`.
-PRICE_TASK = {
-    "task_type": "tabular-regression",
-    "task_name": "Price prediction",
-    "tag": "price-prediction",
-    "description": "price model trained with [hf_pricer](https://github.com/hf-pricer/hf_pricer). "
-    "It predicts a product's price in US dollars.",
+
+
+class CardTask(NamedTuple):
+    """The model-index task of a model card (a Hub task id and its display name), and what the model does."""
+
+    task_type: str
+    task_name: str
+    description: str
+
+
+_HF_PRICER = "[hf_pricer](https://github.com/hf-pricer/hf_pricer)"
+# Model-card tasks by name, which is also the card's tag. A model class names its task as `card_task`;
+# without one it is a price model.
+CARD_TASKS = {
+    "price-prediction": CardTask(
+        "tabular-regression",
+        "Price prediction",
+        f"price model trained with {_HF_PRICER}. It predicts a product's price in US dollars.",
+    ),
+    "entity-value-extraction": CardTask(
+        "image-to-text",
+        "Entity value extraction",
+        f"model trained with {_HF_PRICER}. It reads an entity's value and unit (e.g. `2.5 kilogram`) off a "
+        "product image, given the entity's name.",
+    ),
+    "image-classification": CardTask(
+        "image-classification",
+        "Image classification",
+        f"model trained with {_HF_PRICER}. It classifies an image and embeds it; the dual-embedding "
+        "regressor reuses its embeddings.",
+    ),
+    "image-regression": CardTask(
+        "image-regression",
+        "Numeric attributes from an image",
+        f"dual-embedding regressor trained with {_HF_PRICER}. It predicts numeric attributes "
+        "(`config.target_names`) from an image, fusing visual features with level-1 and level-2 label "
+        "embeddings by attention.",
+    ),
+    "embedding-alignment": CardTask(
+        "feature-extraction",
+        "Text-to-image embedding alignment",
+        f"model trained with {_HF_PRICER}. It maps a caption's text embedding onto the embedding of the "
+        "image it describes, for text-to-image retrieval.",
+    ),
 }
 
 _TEMPLATE = """---
@@ -136,14 +174,16 @@ def build_model_card(
     tags: Sequence[str] = (),
 ) -> ModelCard:
     """A model card whose metadata `model-index` holds the metrics of `CARD_METRICS` found in `metrics`
-    (price metrics, or entity-extraction F1 ...), under the model's task (`model.card_task`, default price)."""
+    (price metrics, or entity-extraction F1 ...), under the model's task (`CARD_TASKS[model.card_task]`,
+    price prediction by default)."""
     dataset_id = dataset_id or "local"
     dataset_name = dataset_name or dataset_id
-    task = getattr(model, "card_task", PRICE_TASK)
+    task_tag = getattr(model, "card_task", "price-prediction")
+    task = CARD_TASKS[task_tag]
     eval_results = [
         EvalResult(
-            task_type=task["task_type"],
-            task_name=task["task_name"],
+            task_type=task.task_type,
+            task_name=task.task_name,
             dataset_type=dataset_id,
             dataset_name=dataset_name,
             dataset_split=split,
@@ -158,7 +198,7 @@ def build_model_card(
     card_data = ModelCardData(
         model_name=model_name,
         library_name="transformers",
-        tags=["hf_pricer", task["tag"], model.config.model_type, *tags],
+        tags=["hf_pricer", task_tag, model.config.model_type, *tags],
         datasets=[dataset_id] if dataset_id != "local" else None,
         metrics=[result.metric_type for result in eval_results] or None,
         base_model=base_model,
@@ -172,7 +212,7 @@ def build_model_card(
     training_config = {}
     if training_args is not None:
         training_config = {key: getattr(training_args, key) for key in _TRAINING_KEYS if hasattr(training_args, key)}
-    description = description or f"A `{type(model).__name__}` {task['description']}"
+    description = description or f"A `{type(model).__name__}` {task.description}"
     return ModelCard.from_template(
         card_data,
         template_str=_TEMPLATE,

@@ -3,7 +3,7 @@
 :class:`ProductImageProcessor` loads images of any kind (paths, URLs, bytes, PIL images,
 `datasets.Image` dicts) with :func:`hf_pricer.data.images.load_image`, which checks their size before
 decoding them; resizes them; augments them at training time (flip, rotation, colour jitter); normalises
-them; and flags, per row, whether the image could be used (`has_image`). An unusable image becomes a
+them; and flags, per image, whether it could be used (`has_image`). An unusable image becomes a
 row of zeros, counted by reason in `image_report`, so a model can substitute a learned placeholder and
 nothing is dropped silently. Models subclass it to set their defaults and their `model_input_names`.
 """
@@ -115,11 +115,11 @@ class ProductImageProcessor(BaseImageProcessor):
         steps += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(self.image_mean, self.image_std)]
         return v2.Compose(steps)
 
-    def load(self, value: Any, item_id: str | None = None):
+    def load(self, value: Any, example_id: str | None = None):
         """One image as RGB PIL image, or None (counted by reason in `image_report`) when it cannot be used."""
         image, reason = load_image(value, max_pixels=self.max_pixels, max_bytes=self.max_bytes, timeout=self.timeout)
         if image is None:
-            self.image_report.add(reason, item_id)
+            self.image_report.add(reason, example_id)
         else:
             self.image_report.kept += 1
         return image
@@ -140,7 +140,7 @@ class ProductImageProcessor(BaseImageProcessor):
             return_tensors: `"pt"` or `"np"`.
             seed: makes the augmentations reproducible without touching the global RNG; without it they
                 draw from torch's global RNG (seeded per worker by the `DataLoader`).
-            ids: item ids, used in the log lines of `image_report`.
+            ids: the examples' ids, used in the log lines of `image_report`.
 
         Returns a [`BatchFeature`] with `pixel_values` `(batch_size, 3, height, width)` float32 and
         `has_image` `(batch_size,)` bool, restricted to the class's `model_input_names`.
@@ -155,8 +155,8 @@ class ProductImageProcessor(BaseImageProcessor):
         with torch.random.fork_rng(devices=[], enabled=seed is not None), one_thread():
             if seed is not None:
                 torch.manual_seed(seed)
-            for row, (value, item_id) in enumerate(zip(images, ids, strict=True)):
-                image = self.load(value, item_id)
+            for row, (value, example_id) in enumerate(zip(images, ids, strict=True)):
+                image = self.load(value, example_id)
                 if image is not None:
                     pixel_values[row] = transform(pil_to_tensor(image))
                     has_image[row] = True
@@ -165,22 +165,22 @@ class ProductImageProcessor(BaseImageProcessor):
 
 
 class RecordImageCollator:
-    """Base of the collators of records whose `image` must be usable (the records were validated when loaded,
-    see `hf_pricer.data.records`): `pixel_values(records)` loads every image, size-checked, and runs an 🤗
-    image processor (e.g. [`vit_image_processor`]) on them. An image that fails here changed on disk after
-    loading: the error names the record and the image."""
+    """Base of the collators whose examples are records with an `image` that must be usable (the records were
+    validated when loaded, see `hf_pricer.data.records`): `pixel_values(examples)` loads every image,
+    size-checked, and runs an 🤗 image processor (e.g. [`vit_image_processor`]) on them. An image that fails
+    here changed on disk after loading: the error names the record and the image."""
 
     def __init__(self, image_processor, max_pixels: int = DEFAULT_MAX_PIXELS, max_bytes: int = DEFAULT_MAX_BYTES):
         self.image_processor = image_processor
         self.max_pixels = max_pixels
         self.max_bytes = max_bytes
 
-    def pixel_values(self, records) -> torch.Tensor:
+    def pixel_values(self, examples) -> torch.Tensor:
         images = []
-        for record in records:
-            image, reason = load_image(record["image"], max_pixels=self.max_pixels, max_bytes=self.max_bytes)
+        for example in examples:
+            image, reason = load_image(example["image"], max_pixels=self.max_pixels, max_bytes=self.max_bytes)
             if image is None:
-                raise ValueError(f"record {record.get('id')!r}: image {record['image']!r}: {reason}")
+                raise ValueError(f"record {example.get('id')!r}: image {example['image']!r}: {reason}")
             images.append(image)
         return self.image_processor(images, return_tensors="pt")["pixel_values"]
 

@@ -46,13 +46,16 @@ class PriceRegressionOutput(ModelOutput):
 class PricerLossMixin:
     """The loss protocol `PricerTrainer` trains a model with.
 
-    - `loss_sum(outputs, labels)`: the loss of one micro-batch, summed (not averaged) over its items;
-    - `num_loss_items(labels)`: how many items that sum runs over (rows by default; a sequence model
-      counts its non-padding label tokens).
+    - `loss_sum(outputs, labels)`: the loss of one micro-batch, summed (not averaged) over its loss items;
+    - `num_loss_items(labels)`: how many loss items that sum runs over (one per example by default; a
+      sequence model counts its non-padding label tokens).
 
-    The Trainer divides the sum by the item count of the whole accumulated batch. A model's `forward`
+    The Trainer divides the sum by the loss-item count of the whole accumulated batch. A model's `forward`
     still returns the mean loss when it is given `labels`, for use without the Trainer.
     """
+
+    # `forward` takes no loss kwargs (`num_items_in_batch`): the Trainer normalises the summed loss itself.
+    accepts_loss_kwargs = False
 
     def num_loss_items(self, labels: torch.Tensor) -> int:
         return labels.shape[0]
@@ -150,8 +153,8 @@ def price_loss(
 ) -> torch.Tensor:
     """Training loss of predicted ``log1p(price)`` against true prices (dollars).
 
-    - ``smape``: seed 000's differentiable SMAPE, in price space, as a fraction (0–2);
-    - ``l1``: mean absolute error of the standardized log price (seed 002);
+    - ``smape``: the dual-encoder design's differentiable SMAPE, in price space, as a fraction (0–2);
+    - ``l1``: mean absolute error of the standardized log price (the residual regressor's design);
     - ``huber``: Huber loss (δ = 1) of the standardized log price;
     - ``mse``: squared error of the standardized log price.
 

@@ -10,11 +10,11 @@ What it adds to `transformers.Trainer`:
   is short.
 - **Per-module learning rates** (`module_learning_rates={"image_encoder": 1e-4, ...}`), every other
   parameter at `learning_rate`. Frozen parameters stay in the optimizer so they can be unfrozen later.
-- **`FreezeWarmupCallback`**: modules frozen until a given epoch (seed 000 trains only the fusion
-  head for 4 epochs, then everything).
+- **`FreezeWarmupCallback`**: modules frozen until a given epoch (the dual encoder's design trains only
+  the fusion head for 4 epochs, then everything).
 - **Eval-mode collators.** A data collator with a `for_eval()` method (e.g. one that augments images
   for training) is replaced by `for_eval()`'s collator in evaluation and prediction dataloaders.
-- `remove_unused_columns=False` by default: the collators build model inputs from raw item columns.
+- `remove_unused_columns=False` by default: the collators build model inputs from raw dataset columns.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class PricerTrainingArguments(TrainingArguments):
 
     remove_unused_columns: bool = field(
         default=False,
-        metadata={"help": "hf_pricer collators read raw item columns (text, image), so keep them."},
+        metadata={"help": "hf_pricer collators read raw dataset columns (text, image), so keep them."},
     )
     module_learning_rates: dict | str | None = field(
         default=None,
@@ -307,7 +307,8 @@ class FreezeWarmupCallback(TrainerCallback):
 
     Args:
         schedule (`Mapping[str, float]`, *optional*): parameter-name prefix → epoch from which it trains,
-            e.g. `{"image_encoder": 4, "text_encoder": 4}` (seed 000: encoders frozen for epochs 0–3).
+            e.g. `{"image_encoder": 4, "text_encoder": 4}` (the dual encoder's design: encoders frozen for
+            epochs 0–3).
             `None`: ask the model, `model.freeze_schedule()`, at the start of every training run, so a
             schedule stored in the model's config follows it (e.g. per trial of a hyperparameter search).
 

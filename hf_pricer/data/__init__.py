@@ -1,31 +1,20 @@
 """Data: the item schema and its loaders (Hub, local files, the synthetic catalog), images, entity values and
 the challenge CSVs, labelled image records, the embedding aligner's files and the text/image embedders.
-Names are imported when first used."""
+Names other than the entity values' are imported when first used."""
 
 from hf_pricer._lazy import attach
 
-__getattr__, __dir__, __all__ = attach(
+# The entity values load with the package: they import nothing heavy, and the Resformer needs them anyway.
+from .entities import *
+from .entities import __all__ as _entity_names
+
+__getattr__, __dir__, _lazy_names = attach(
     __name__,
     names={
         ".schema": ["ITEM_COLUMNS", "SkipReport", "normalize_item", "parse_price"],
         ".loading": ["clean_items", "item_splits", "load_items", "load_local_items", "log_price_statistics"],
         ".catalog": ["generate_catalog"],
         ".images": ["ImageReport", "load_image"],
-        ".entities": [
-            "ALLOWED_UNITS",
-            "ENTITY_NAMES",
-            "ENTITY_UNIT_MAP",
-            "EntityValueError",
-            "EntityValueReport",
-            "ParsedEntityValue",
-            "SanityCheckError",
-            "check_prediction",
-            "format_prediction",
-            "normalize_entity_value",
-            "normalize_entity_values",
-            "parse_entity_value",
-            "sanity_check",
-        ],
         ".challenge": [
             "DownloadReport",
             "challenge_dataset",
@@ -53,3 +42,4 @@ __getattr__, __dir__, __all__ = attach(
         ".embedders": ["ImageEmbedder", "TextEmbedder"],
     },
 )
+__all__ = sorted([*_entity_names, *_lazy_names])

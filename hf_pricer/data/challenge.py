@@ -12,8 +12,8 @@ normalises its labels (:func:`~hf_pricer.data.entities.normalize_entity_value`),
 
 Rows that cannot be used (malformed or repeated `index`, unknown `entity_name`, unparseable label) are
 skipped and counted by reason in an :class:`~hf_pricer.data.entities.EntityValueReport`; images that cannot
-be had are counted by reason in a :class:`DownloadReport` but keep their row, as the seed does: the answer
-for such a row is still due in the output file.
+be had are counted by reason in a :class:`DownloadReport` but keep their row, as in the original
+implementation: the answer for such a row is still due in the output file.
 
 Downloads run in a thread pool, one request per distinct URL, each with a per-request `timeout`; transient
 failures (timeouts, connection errors, HTTP 408/429/5xx) are retried up to `retries` times after
@@ -68,7 +68,7 @@ DUPLICATE_INDEX = "duplicate index"
 UNKNOWN_ENTITY = "unknown entity"
 
 PLACEHOLDER_NAME = "placeholder.png"
-_PLACEHOLDER_SIZE = (100, 100)  # the seed's black 100x100 placeholder
+_PLACEHOLDER_SIZE = (100, 100)  # the original implementation's black 100x100 placeholder
 
 
 class DownloadReport(ImageReport):
@@ -290,29 +290,18 @@ def load_challenge_dataset(
     *,
     labels: bool | None = None,
     ranges: Literal["first", "max", "reject"] = "first",
-    num_workers: int = 16,
-    timeout: float = 10.0,
-    retries: int = 3,
-    backoff: float = 0.5,
-    retry_failed: bool = False,
     report: EntityValueReport | None = None,
     download_report: DownloadReport | None = None,
+    **download_kwargs,
 ):
     """A challenge CSV as a `datasets.Dataset` with its images downloaded into `cache_dir` (columns above).
 
-    Pass `report` / `download_report` to inspect the skipped rows and the missing images.
+    `labels` and `ranges` go to :func:`read_challenge_csv`, `download_kwargs` (`num_workers`, `timeout`,
+    `retries`, `backoff`, `retry_failed`...) to :func:`download_images`. Pass `report` / `download_report` to
+    inspect the skipped rows and the missing images.
     """
     rows = read_challenge_csv(path, labels=labels, ranges=ranges, report=report)
-    return challenge_dataset(
-        rows,
-        cache_dir,
-        num_workers=num_workers,
-        timeout=timeout,
-        retries=retries,
-        backoff=backoff,
-        retry_failed=retry_failed,
-        report=download_report,
-    )
+    return challenge_dataset(rows, cache_dir, report=download_report, **download_kwargs)
 
 
 def challenge_dataset(rows: list[dict[str, Any]], cache_dir: str | os.PathLike, **download_kwargs):

@@ -122,7 +122,7 @@ def load_records(
     name: str | None = None,
     check_images: bool = True,
 ) -> tuple[Dataset, SkipReport]:
-    """Load and validate the seed's records: a JSON file holding a list of records, or the records themselves.
+    """Load and validate labelled image records: a JSON file holding a list of them, or the records as a list.
 
     Returns a `Dataset` with columns `id`, `image` (absolute path), the label fields and one float column per
     target, and the [`SkipReport`] of the records left out (logged, never raised). Relative image paths are
@@ -182,8 +182,9 @@ def keep_known_labels(dataset: Dataset, field: str, label2id: Mapping[str, int])
 
 
 def to_serializable(value: Any) -> Any:
-    """`value` with NumPy/torch scalars and arrays, tuples and paths turned into JSON types (the seed's
-    `convert_to_serializable`). Non-finite floats stay floats (`json` writes them as `NaN`/`Infinity`)."""
+    """`value` with NumPy/torch scalars and arrays, tuples and paths turned into JSON types (as the original
+    implementation's `convert_to_serializable` does). Non-finite floats stay floats (`json` writes them as
+    `NaN`/`Infinity`)."""
     if isinstance(value, Mapping):
         return {str(key): to_serializable(item) for key, item in value.items()}
     if isinstance(value, (list, tuple, set)):
@@ -224,7 +225,7 @@ def write_catalog_json(
     fields: Mapping[str, str] = CATALOG_FIELDS,
     targets: Mapping[str, str] = CATALOG_TARGETS,
 ) -> tuple[str, str]:
-    """Write the embedded synthetic catalog ([`hf_pricer.generate_catalog`]) as the seed's JSON format:
+    """Write the embedded synthetic catalog ([`hf_pricer.generate_catalog`]) as JSON records:
     PNG images under `folder/images/`, `folder/train.json` and `folder/val.json` (the last `val_fraction` of
     the items). `fields` maps `company`/`model` to catalog columns, `targets` target names to catalog columns.
     Returns the two JSON paths; an existing complete folder is reused."""
@@ -278,8 +279,8 @@ GROCERY_TARGETS = ("package_size", "energy_kcal")
 
 
 def grocery_records(root: str | os.PathLike, split: str = "train", coarse_group: str | None = "Packages") -> list[dict]:
-    """The Grocery Store Dataset (`root` holds `classes.csv`, `{split}.txt`) as the seed's records: coarse class
-    → `company`, fine class → `model`, targets from the class's `_Information.txt`
+    """The Grocery Store Dataset (`root` holds `classes.csv`, `{split}.txt`) as labelled image records: coarse
+    class → `company`, fine class → `model`, targets from the class's `_Information.txt`
     ([`hf_pricer.data.grocery.parse_grocery_information`]). `coarse_group` keeps one top-level group
     (`"Packages"`: the classes with package sizes and energy); `None` keeps all. Targets a class lacks are
     `None`, so [`load_records`] counts those records as skipped."""

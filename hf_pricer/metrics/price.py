@@ -1,7 +1,7 @@
 """Price-regression metrics.
 
-SMAPE follows seed 000 exactly, ``|ŷ - y| / ((|y| + |ŷ|) / 2 + ε)`` with ε = 1e-8, and is reported in
-percent (0–200, the Amazon ML Challenge 2025 convention). The other metrics are the ones the
+SMAPE is exactly the dual-encoder design's, ``|ŷ - y| / ((|y| + |ŷ|) / 2 + ε)`` with ε = 1e-8, reported
+in percent (0–200, the Amazon ML Challenge 2025 convention). The other metrics are the ones the
 "Price is Right" evaluations report: MAE in dollars, RMSLE, R² and the hit rate, the share of
 predictions off by less than $40 or by less than 20 % of the true price.
 

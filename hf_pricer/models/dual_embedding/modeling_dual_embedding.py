@@ -25,7 +25,7 @@ from torch import nn
 from transformers import AutoModel, AutoModelForImageClassification, PreTrainedModel
 from transformers.utils import ModelOutput, can_return_tuple
 
-from hf_pricer.modeling_utils import PricerLossMixin, init_standard_layers
+from hf_pricer.modeling_utils import PricerLossMixin
 
 from .configuration_dual_embedding import DualEmbeddingConfig
 
@@ -53,22 +53,15 @@ class DualEmbeddingRegressionOutput(ModelOutput):
 
 
 class DualEmbeddingPreTrainedModel(PricerLossMixin, PreTrainedModel):
-    """Initialises the model's own linear and norm layers; the embedding models are `PreTrainedModel`s and
-    initialise themselves (or keep their loaded weights)."""
+    """The model's own layers (linear and layer norm) get transformers' default initialisation (normal with
+    `config.initializer_range`); the embedding models are `PreTrainedModel`s and initialise themselves (or
+    keep their loaded weights), and bring their ViT's `_no_split_modules`."""
 
     config_class = DualEmbeddingConfig
     base_model_prefix = "dual_embedding"
     main_input_name = "pixel_values"
     input_modalities = ("image",)
     _supports_sdpa = True
-    _no_split_modules = ["ViTEmbeddings", "ViTLayer"]
-    # `forward` takes no **kwargs: PricerTrainer normalises the loss over accumulated batches itself.
-    accepts_loss_kwargs = False
-
-    @torch.no_grad()
-    def _init_weights(self, module):
-        if isinstance(module, (nn.Linear, nn.LayerNorm)):
-            init_standard_layers(module, self.config.initializer_range)
 
 
 class BranchProjection(nn.Sequential):
@@ -106,14 +99,7 @@ class DualEmbeddingForRegression(DualEmbeddingPreTrainedModel):
     ```
     """
 
-    card_task = {
-        "task_type": "image-regression",
-        "task_name": "Numeric attributes from an image",
-        "tag": "image-regression",
-        "description": "dual-embedding regressor trained with [hf_pricer](https://github.com/hf-pricer/hf_pricer). "
-        "It predicts numeric attributes (`config.target_names`) from an image, fusing visual features with "
-        "level-1 and level-2 label embeddings by attention.",
-    }
+    card_task = "image-regression"  # the model card's task, see `hf_pricer.hub.CARD_TASKS`
     encoder_parameter_prefixes = ("company_encoder", "model_encoder")
 
     def __init__(self, config: DualEmbeddingConfig):
@@ -194,7 +180,7 @@ class DualEmbeddingForRegression(DualEmbeddingPreTrainedModel):
         return mean, torch.tensor(self.config.target_std, dtype=torch.float32, device=device)
 
     def loss_sum(self, outputs: DualEmbeddingRegressionOutput, labels: torch.Tensor) -> torch.Tensor:
-        """Per-target loss on standardized targets, averaged over targets and summed over rows."""
+        """Per-target loss on standardized targets, averaged over targets and summed over examples."""
         predictions = outputs.predictions.float()
         labels = labels.to(predictions.device, torch.float32)
         if labels.shape != predictions.shape:

@@ -14,15 +14,17 @@ from hf_pricer.image_processing_utils import RecordImageCollator
 
 
 class DualEmbeddingCollator(RecordImageCollator):
-    """Records → `pixel_values` and `labels` `(batch_size, num_targets)`, the `target_names` fields (stage 2)."""
+    """Examples (records) → `pixel_values` and `labels` `(batch_size, num_targets)`, the `target_names` fields
+    (stage 2)."""
 
     def __init__(self, image_processor, target_names: Sequence[str], **kwargs):
         super().__init__(image_processor, **kwargs)
         self.target_names = list(target_names)
 
-    def __call__(self, items: Sequence[Mapping]) -> dict[str, torch.Tensor]:
-        labels = [[float(item[name]) for name in self.target_names] for item in items]
-        return {"pixel_values": self.pixel_values(items), "labels": torch.tensor(labels, dtype=torch.float32)}
+    def __call__(self, examples: Sequence[Mapping]) -> dict[str, torch.Tensor]:
+        labels = [[float(example[name]) for name in self.target_names] for example in examples]
+        labels = torch.tensor(labels, dtype=torch.float32)
+        return {"pixel_values": self.pixel_values(examples), "labels": labels}
 
 
 __all__ = ["DualEmbeddingCollator"]

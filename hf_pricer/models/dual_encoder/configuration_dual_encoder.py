@@ -1,4 +1,4 @@
-"""Configuration of the dual-encoder price model (seed 000): any HF text encoder + a timm image encoder."""
+"""Configuration of the dual-encoder price model: any HF text encoder + a timm image encoder."""
 
 from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
@@ -15,7 +15,8 @@ class DualEncoderConfig(PreTrainedConfig):
     r"""
     Configuration of a [`DualEncoderForPriceRegression`]: a text encoder (any 🤗 encoder, default BERT) and a
     timm image encoder (default EfficientNet-B4), projected to a common space, fused by cross-modal attention,
-    and an MLP head that predicts the standardized log price. The defaults are seed 000's.
+    and an MLP head that predicts the standardized log price. The defaults are those of the design this model
+    follows.
 
     Args:
         text_config (`PreTrainedConfig` or `dict`, *optional*):
@@ -35,12 +36,12 @@ class DualEncoderConfig(PreTrainedConfig):
             Heads of the cross-modal attention; must divide `projection_dim`.
         head_hidden_sizes (`list[int]`, *optional*, defaults to `[768, 384, 192]`):
             Hidden layers of the regression head. Each is Linear → LayerNorm → GELU → Dropout, except the last
-            one, which has no LayerNorm (as in the seed); a final Linear maps to the price.
+            one, which has no LayerNorm (as in the design); a final Linear maps to the price.
         dropout (`float`, *optional*, defaults to 0.35):
             Dropout after the projections and after every hidden layer of the head.
         cross_attention (`str`, *optional*, defaults to `"tokens"`):
             What the image vector attends to. `"tokens"`: the projected text token states, padding masked out.
-            `"pooled"`: the projected `[CLS]` vector only, as in the seed (attention over a single key returns
+            `"pooled"`: the projected `[CLS]` vector only, as designed (attention over a single key returns
             its value, so the attended vector is a learned linear map of the text vector).
         text_attends_image (`bool`, *optional*, defaults to `False`):
             Also let the text vector attend to the projected image feature-map positions (a second attention
@@ -52,16 +53,16 @@ class DualEncoderConfig(PreTrainedConfig):
         image_encoder_bn_eval_when_frozen (`bool`, *optional*, defaults to `True`):
             While every parameter of the image encoder is frozen (e.g. during `FreezeWarmupCallback`'s
             warm-up), keep its BatchNorm layers in eval mode, so that training the head does not overwrite the
-            pretrained running statistics. The seed leaves them in training mode; set `False` for that.
+            pretrained running statistics. The design leaves them in training mode; set `False` for that.
         loss_type (`str`, *optional*, defaults to `"smape"`):
-            Training loss: `"smape"` in price space (seed 000), or `"l1"`, `"huber"`, `"mse"` on the
+            Training loss: `"smape"` in price space (the design's), or `"l1"`, `"huber"`, `"mse"` on the
             standardized log price.
         log_price_mean (`float`, *optional*, defaults to 0.0):
             Mean of `log1p(price)` over the training set. Stored here so inference needs no training data.
         log_price_std (`float`, *optional*, defaults to 1.0):
             Standard deviation of `log1p(price)` over the training set.
         min_price (`float`, *optional*, defaults to 0.01):
-            Predictions are clipped to at least this price (the seed clips at 0.01).
+            Predictions are clipped to at least this price (the design clips at 0.01).
         initializer_range (`float`, *optional*, defaults to 0.02):
             Standard deviation of the normal initialisation of the model's own linear layers and placeholders.
             The encoders keep their own initialisation (or pretrained weights).

@@ -1,7 +1,7 @@
-"""Dual-encoder price model (seed 000): text encoder + image encoder → cross-modal attention → MLP → price.
+"""Dual-encoder price model: text encoder + image encoder → cross-modal attention → MLP → price.
 
 Both encoders are projected to `projection_dim` (Linear → LayerNorm → ReLU → Dropout). The image vector
-queries the text (its projected token states, or only `[CLS]` as in the seed) with multi-head attention; image
+queries the text (its projected token states, or only `[CLS]` as designed) with multi-head attention; image
 vector, text vector and attended vector are concatenated and regressed to the standardized log price.
 
 Missing modalities are explicit: `has_image` / `has_text` flag, per row, whether the item has that modality.
@@ -29,7 +29,7 @@ from .configuration_dual_encoder import DualEncoderConfig
 
 
 class DualEncoderProjection(nn.Sequential):
-    """The seed's projection of one modality to the common space: Linear → LayerNorm → ReLU → Dropout."""
+    """The designed projection of one modality to the common space: Linear → LayerNorm → ReLU → Dropout."""
 
     def __init__(self, in_features: int, out_features: int, dropout: float):
         super().__init__(
@@ -38,7 +38,7 @@ class DualEncoderProjection(nn.Sequential):
 
 
 class DualEncoderRegressionHead(nn.Sequential):
-    """The seed's MLP head: (Linear → LayerNorm → GELU → Dropout) per hidden size, no LayerNorm in the last
+    """The designed MLP head: (Linear → LayerNorm → GELU → Dropout) per hidden size, no LayerNorm in the last
     hidden layer, then Linear → 1."""
 
     def __init__(self, in_features: int, hidden_sizes: list[int], dropout: float):
@@ -91,14 +91,15 @@ def _feature_map_positions(features: torch.Tensor, channels: int) -> torch.Tenso
 
 
 class DualEncoderPreTrainedModel(PriceModelMixin, PreTrainedModel):
+    """Initialises the learned placeholders of missing images and texts ~ N(0, `initializer_range`) and the
+    model's own layers with `init_standard_layers`; encoder weights are left as they are (see the module)."""
+
     config_class = DualEncoderConfig
     base_model_prefix = "dual_encoder"
     main_input_name = "input_ids"
     input_modalities = ("image", "text")
     _supports_sdpa = True
     _supports_flash_attn = True
-    # `forward` takes no **kwargs: PricerTrainer normalises the loss over accumulated batches itself.
-    accepts_loss_kwargs = False
 
     @torch.no_grad()
     def _init_weights(self, module):
@@ -115,7 +116,7 @@ class DualEncoderPreTrainedModel(PriceModelMixin, PreTrainedModel):
 
 
 class DualEncoderForPriceRegression(DualEncoderPreTrainedModel):
-    """Seed 000's dual encoder with a price head.
+    """The dual encoder with a price head.
 
     Submodules: `text_encoder` (`AutoModel.from_config(config.text_config)`), `image_encoder` (timm backbone,
     `num_classes=0`), `text_projection` / `image_projection`, `image_to_text_attention` (and

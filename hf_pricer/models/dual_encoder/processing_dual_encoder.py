@@ -8,19 +8,17 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer
 from transformers.feature_extraction_utils import BatchFeature
-from transformers.processing_utils import ProcessorMixin
 
-from hf_pricer.data.images import ImageReport
 from hf_pricer.data.schema import item_text
 from hf_pricer.image_processing_utils import as_batch
-from hf_pricer.processing_utils import AugmentingCollator
+from hf_pricer.processing_utils import AugmentingCollator, ProductProcessor
 
 from .image_processing_dual_encoder import DualEncoderImageProcessor
 
 
-class DualEncoderProcessor(ProcessorMixin):
+class DualEncoderProcessor(ProductProcessor):
     r"""
-    Wraps a [`DualEncoderImageProcessor`] and a tokenizer (the seed uses BERT's) into one processor, which
+    Wraps a [`DualEncoderImageProcessor`] and a tokenizer (BERT's in the design) into one processor, which
     `save_pretrained` writes as `processor_config.json` plus the tokenizer files.
 
     Args:
@@ -31,6 +29,8 @@ class DualEncoderProcessor(ProcessorMixin):
         text_fields (`list[str]`, *optional*, defaults to `["title", "text"]`):
             Item fields joined (one per line) into the text that is tokenized, see [`item_text`].
     """
+
+    loading_classes = (DualEncoderImageProcessor, AutoTokenizer)
 
     def __init__(
         self,
@@ -44,19 +44,6 @@ class DualEncoderProcessor(ProcessorMixin):
         self.max_length = max_length
         self.text_fields = list(text_fields)
 
-    @classmethod
-    def _get_arguments_from_pretrained(cls, pretrained_model_name_or_path, processor_dict=None, **kwargs):
-        # The image processor is loaded by its class rather than through `AutoImageProcessor`, so that
-        # loading does not depend on the Auto registration done by `import hf_pricer`.
-        image_processor = DualEncoderImageProcessor.from_pretrained(pretrained_model_name_or_path, **kwargs)
-        tokenizer = AutoTokenizer.from_pretrained(pretrained_model_name_or_path, **kwargs)
-        return [image_processor, tokenizer]
-
-    @property
-    def image_report(self) -> ImageReport:
-        """Counts of the images that could not be used, by reason (see [`ImageReport`])."""
-        return self.image_processor.image_report
-
     @property
     def model_input_names(self) -> list[str]:
         return self.image_processor.model_input_names + self.tokenizer.model_input_names + ["has_text"]
@@ -69,19 +56,17 @@ class DualEncoderProcessor(ProcessorMixin):
         self,
         images: Any = None,
         text: str | list[str | None] | None = None,
-        train: bool = False,
         return_tensors: str | None = "pt",
-        seed: int | None = None,
-        ids: list[str | None] | None = None,
+        **image_kwargs,
     ) -> BatchFeature:
         r"""
         Process a batch of images, of texts, or of both (same length). A single image or string is a batch
         of one; `images=None` means no image input, while `None` inside a list is a missing image.
 
         Returns a [`BatchFeature`] with, for images, `pixel_values` and `has_image` (see
-        [`DualEncoderImageProcessor.preprocess`]; `train`, `seed` and `ids` go there) and, for texts,
-        `input_ids`, `attention_mask` (and `token_type_ids` when the tokenizer makes them) of shape
-        `(batch_size, longest_text)` and `has_text` `(batch_size,)` bool: `False` for `None`, empty or
+        [`DualEncoderImageProcessor.preprocess`]; `image_kwargs`, i.e. `train`, `seed` and `ids`, go there)
+        and, for texts, `input_ids`, `attention_mask` (and `token_type_ids` when the tokenizer makes them) of
+        shape `(batch_size, longest_text)` and `has_text` `(batch_size,)` bool: `False` for `None`, empty or
         whitespace-only text, which is tokenized as `""`.
         """
         if images is None and text is None:
@@ -109,32 +94,32 @@ class DualEncoderProcessor(ProcessorMixin):
             images = as_batch(images)
             if text is not None and len(images) != len(data["has_text"]):
                 raise ValueError(f"Got {len(images)} images but {len(data['has_text'])} texts.")
-            data.update(
-                self.image_processor(images, train=train, return_tensors=return_tensors, seed=seed, ids=ids)
-            )
+            data.update(self.image_processor(images, return_tensors=return_tensors, **image_kwargs))
         return BatchFeature(data, tensor_type=return_tensors)
 
 
 class DualEncoderCollator(AugmentingCollator):
-    """Data collator: items (dicts with the item schema's `image`, text fields and `price`) → model batch.
+    """Data collator: examples (items: dicts with the item schema's `image`, text fields and `price`) → model
+    batch.
 
     Images are loaded, augmented (when `train`) and tokenized here, per batch, so datasets keep their raw
     columns: paths, URLs, `datasets.Image()` (decoded PIL images) or `datasets.Image(decode=False)` dicts.
     Use it with `remove_unused_columns=False` (the [`PricerTrainingArguments`] default). Adds `labels`
-    (prices in dollars) when every item has a price.
+    (prices in dollars) when every example has a price.
     """
 
-    def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
+    def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
         batch = dict(
             self.processor(
-                images=[item.get("image") for item in items],
-                text=[self.processor.item_text(item) for item in items],
+                images=[example.get("image") for example in examples],
+                text=[self.processor.item_text(example) for example in examples],
                 train=self.train,
-                ids=[item.get("id") for item in items],
+                ids=[example.get("id") for example in examples],
             )
         )
-        if all(item.get("price") is not None for item in items):
-            batch["labels"] = torch.tensor([float(item["price"]) for item in items], dtype=torch.float32)
+        prices = [example.get("price") for example in examples]
+        if all(price is not None for price in prices):
+            batch["labels"] = torch.tensor([float(price) for price in prices], dtype=torch.float32)
         return batch
 
 

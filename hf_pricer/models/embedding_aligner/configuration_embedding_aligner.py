@@ -1,4 +1,4 @@
-"""Configuration of the embedding aligner (seed 004): text embedding → image embedding MLP."""
+"""Configuration of the embedding aligner: text embedding → image embedding MLP."""
 
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
@@ -13,8 +13,8 @@ ACTIVATIONS = ("relu", "gelu", "silu", "tanh")
 class EmbeddingAlignerConfig(RenamedModelTypeMixin, PreTrainedConfig):
     r"""
     Configuration of an [`EmbeddingAlignerModel`]: an MLP `in_dim → hidden_size → out_dim` that maps the
-    embedding of a caption onto the embedding of its image. The defaults are the seed's
-    (1024 → 4096 → 1536, ReLU, dropout 0.2, cosine loss).
+    embedding of a caption onto the embedding of its image. The defaults are those of the design this model
+    follows (1024 → 4096 → 1536, ReLU, dropout 0.2, cosine loss).
 
     Args:
         in_dim (`int`, *optional*, defaults to 1024):
@@ -28,7 +28,7 @@ class EmbeddingAlignerConfig(RenamedModelTypeMixin, PreTrainedConfig):
         dropout (`float`, *optional*, defaults to 0.2):
             Dropout after the activation.
         loss_type (`str`, *optional*, defaults to `"cosine"`):
-            `"cosine"`: `1 - cos(predicted, true)` per row (the seed's loss);
+            `"cosine"`: `1 - cos(predicted, true)` per row (the design's loss);
             `"contrastive"`: symmetric InfoNCE over the batch, the other rows' images being the negatives
             (rows with the same image count as positives of each other);
             `"cosine+contrastive"`: `cosine + contrastive_weight * contrastive`.
@@ -38,9 +38,9 @@ class EmbeddingAlignerConfig(RenamedModelTypeMixin, PreTrainedConfig):
             Softmax temperature of the contrastive loss (its initial value when it is learned).
         learn_temperature (`bool`, *optional*, defaults to `True`):
             Learn the temperature as CLIP does (a log-scale parameter, the scale capped at 100).
-        initializer_range (`float`, *optional*, defaults to 0.02):
+        initializer_range (`float`, *optional*):
             Standard deviation of the normal initialisation of the linear layers; `None` keeps PyTorch's
-            default (Kaiming-uniform) initialisation, as the seed does.
+            default (Kaiming-uniform) initialisation, as the design does.
 
     Example:
 

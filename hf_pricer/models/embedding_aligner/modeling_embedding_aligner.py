@@ -1,8 +1,8 @@
-"""Embedding aligner (seed 004): an MLP from text embeddings to image embeddings.
+"""Embedding aligner: an MLP from text embeddings to image embeddings.
 
 Losses, per row, summed by `loss_sum` for `PricerTrainer`:
 
-- `cosine`: `1 - cos(predicted, true)`, the seed's loss. It is a sum over rows, so gradient accumulation
+- `cosine`: `1 - cos(predicted, true)`, the design's loss. It is a sum over rows, so gradient accumulation
   and multi-process training give exactly the gradient of the whole batch.
 - `contrastive`: symmetric InfoNCE. A row's text→image term is a softmax over the images of its
   micro-batch, its image→text term a softmax over the captions; rows whose images are identical (several
@@ -74,17 +74,18 @@ def contrastive_loss(predictions: torch.Tensor, labels: torch.Tensor, logit_scal
 
 
 class EmbeddingAlignerPreTrainedModel(PricerLossMixin, PreTrainedModel):
+    """Initialises linear layers ~ N(0, `initializer_range`), or as PyTorch does by default when it is `None`,
+    and a learned logit scale at `log(1 / temperature)`; computes the configured loss per row."""
+
     config_class = EmbeddingAlignerConfig
     base_model_prefix = "aligner"
     main_input_name = "text_embeds"
-    # `forward` takes no **kwargs: PricerTrainer normalises the loss over accumulated batches itself.
-    accepts_loss_kwargs = False
 
     @torch.no_grad()
     def _init_weights(self, module):
         if isinstance(module, nn.Linear):
             std = self.config.initializer_range
-            if std is None:  # PyTorch's default `nn.Linear` initialisation, which the seed uses
+            if std is None:  # PyTorch's default `nn.Linear` initialisation, which the design uses
                 init.kaiming_uniform_(module.weight, a=math.sqrt(5))
                 bound = 1 / math.sqrt(module.in_features)
                 init.uniform_(module.bias, -bound, bound)
@@ -114,15 +115,9 @@ class EmbeddingAlignerPreTrainedModel(PricerLossMixin, PreTrainedModel):
 
 
 class EmbeddingAlignerModel(EmbeddingAlignerPreTrainedModel):
-    """The seed's aligner: `Linear(in_dim, hidden) → ReLU → Dropout → Linear(hidden, out_dim)`."""
+    """The aligner: `Linear(in_dim, hidden) → activation (ReLU) → Dropout → Linear(hidden, out_dim)`."""
 
-    card_task = {  # model-index task of the model card (`hf_pricer.hub.build_model_card`)
-        "task_type": "feature-extraction",
-        "task_name": "Text-to-image embedding alignment",
-        "tag": "embedding-alignment",
-        "description": "model trained with [hf_pricer](https://github.com/hf-pricer/hf_pricer). It maps a "
-        "caption's text embedding onto the embedding of the image it describes, for text-to-image retrieval.",
-    }
+    card_task = "embedding-alignment"  # the model card's task, see `hf_pricer.hub.CARD_TASKS`
 
     def __init__(self, config: EmbeddingAlignerConfig):
         super().__init__(config)

@@ -9,8 +9,9 @@ class EmbeddingClassifierConfig(PreTrainedConfig):
     r"""
     Configuration of an [`EmbeddingClassifierForImageClassification`]: a ViT encoder whose `[CLS]` state is
     projected to an embedding, followed by a linear classifier. Stage 1 of the dual-embedding regressor trains
-    one for the level-1 label (the seed's manufacturer, "company") and one for the level-2 label ("model
-    type"); stage 2 reuses their encoders and projections. The defaults are the seed's (ViT-Base, 256-d).
+    one for the level-1 label (a manufacturer in the design, "company") and one for the level-2 label ("model
+    type"); stage 2 reuses their encoders and projections. The defaults are those of the design this model
+    follows (ViT-Base, 256-d).
 
     The classes are `id2label` / `label2id` (see [`PreTrainedConfig`]); `num_labels` follows them.
 
@@ -18,7 +19,7 @@ class EmbeddingClassifierConfig(PreTrainedConfig):
         vision_config (`ViTConfig` or `dict`, *optional*):
             The ViT encoder. Defaults to `ViTConfig()` (ViT-Base/16 at 224 px, 768-d).
         embedding_dim (`int`, *optional*, defaults to 256):
-            Size of the embedding the `[CLS]` state is projected to (the seed searches 128, 256, 512).
+            Size of the embedding the `[CLS]` state is projected to (the design searches 128, 256, 512).
         dropout (`float`, *optional*, defaults to 0.1):
             Dropout between the embedding and the classifier.
         label_field (`str`, *optional*, defaults to `"company"`):

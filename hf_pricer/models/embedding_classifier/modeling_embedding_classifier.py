@@ -15,7 +15,7 @@ from torch import nn
 from transformers import PreTrainedModel, ViTModel
 from transformers.utils import ModelOutput, can_return_tuple
 
-from hf_pricer.modeling_utils import PricerLossMixin, init_standard_layers
+from hf_pricer.modeling_utils import PricerLossMixin
 
 from .configuration_embedding_classifier import EmbeddingClassifierConfig
 
@@ -52,22 +52,15 @@ def _check_pixel_values(pixel_values: torch.Tensor, vision_config) -> None:
 
 
 class EmbeddingClassifierPreTrainedModel(PricerLossMixin, PreTrainedModel):
-    """Initialises the model's own linear and norm layers; the ViT is a `PreTrainedModel` and initialises itself
-    (or keeps its loaded weights)."""
+    """The model's own layers (linear and layer norm) get transformers' default initialisation (normal with
+    `config.initializer_range`); the ViT is a `PreTrainedModel` and initialises itself (or keeps its loaded
+    weights), and brings its `_no_split_modules`."""
 
     config_class = EmbeddingClassifierConfig
     base_model_prefix = "embedder"
     main_input_name = "pixel_values"
     input_modalities = ("image",)
     _supports_sdpa = True
-    _no_split_modules = ["ViTEmbeddings", "ViTLayer"]
-    # `forward` takes no **kwargs: PricerTrainer normalises the loss over accumulated batches itself.
-    accepts_loss_kwargs = False
-
-    @torch.no_grad()
-    def _init_weights(self, module):
-        if isinstance(module, (nn.Linear, nn.LayerNorm)):
-            init_standard_layers(module, self.config.initializer_range)
 
 
 class EmbeddingClassifierModel(EmbeddingClassifierPreTrainedModel):
@@ -97,16 +90,11 @@ class EmbeddingClassifierModel(EmbeddingClassifierPreTrainedModel):
 class EmbeddingClassifierForImageClassification(EmbeddingClassifierPreTrainedModel):
     """[`EmbeddingClassifierModel`] → dropout → linear classifier over `config.id2label`.
 
-    Trains with [`PricerTrainer`] (cross-entropy summed over rows, see [`PricerLossMixin`]) or plain `Trainer`.
+    Trains with [`PricerTrainer`] (cross-entropy summed over examples, see [`PricerLossMixin`]) or plain
+    `Trainer`.
     """
 
-    card_task = {  # model-index task of the model card (`hf_pricer.hub.build_model_card`)
-        "task_type": "image-classification",
-        "task_name": "Image classification",
-        "tag": "image-classification",
-        "description": "model trained with [hf_pricer](https://github.com/hf-pricer/hf_pricer). It classifies an "
-        "image and embeds it; the dual-embedding regressor reuses its embeddings.",
-    }
+    card_task = "image-classification"  # the model card's task, see `hf_pricer.hub.CARD_TASKS`
 
     def __init__(self, config: EmbeddingClassifierConfig):
         super().__init__(config)

@@ -10,7 +10,7 @@ from hf_pricer.image_processing_utils import RecordImageCollator
 
 
 class EmbeddingClassifierCollator(RecordImageCollator):
-    """Records → `pixel_values` and `labels`, the class ids of `label_field`.
+    """Examples (records) → `pixel_values` and `labels`, the class ids of `label_field`.
 
     Args:
         image_processor: e.g. `hf_pricer.image_processing_utils.vit_image_processor(image_size)`.
@@ -23,17 +23,17 @@ class EmbeddingClassifierCollator(RecordImageCollator):
         self.label_field = label_field
         self.label2id = dict(label2id)
 
-    def __call__(self, items: Sequence[Mapping]) -> dict[str, torch.Tensor]:
+    def __call__(self, examples: Sequence[Mapping]) -> dict[str, torch.Tensor]:
         labels = []
-        for item in items:
-            value = item[self.label_field]
+        for example in examples:
+            value = example[self.label_field]
             if value not in self.label2id:
                 raise ValueError(
-                    f"record {item.get('id')!r}: {self.label_field}={value!r} is not one of the classifier's "
-                    f"{len(self.label2id)} labels; filter the records with `keep_known_labels`"
+                    f"record {example.get('id')!r}: {self.label_field}={value!r} is not one of the "
+                    f"classifier's {len(self.label2id)} labels; filter the records with `keep_known_labels`"
                 )
             labels.append(self.label2id[value])
-        return {"pixel_values": self.pixel_values(items), "labels": torch.tensor(labels, dtype=torch.long)}
+        return {"pixel_values": self.pixel_values(examples), "labels": torch.tensor(labels, dtype=torch.long)}
 
 
 __all__ = ["EmbeddingClassifierCollator"]

@@ -1,4 +1,4 @@
-"""Configuration of the Resformer (seed 001): product image + entity type → "<value> <unit>" text."""
+"""Configuration of the Resformer: product image + entity type → "<value> <unit>" text."""
 
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
@@ -12,7 +12,8 @@ class ResformerConfig(PreTrainedConfig):
     Configuration of a [`ResformerForConditionalGeneration`]: a ResNet image encoder whose blocks carry
     self-attention, a patch embedding over its feature map, an entity-type embedding added to every patch,
     and a transformer encoder-decoder that writes the entity value and unit token by token. The defaults
-    are the seed's sizes (400 px, d_model 2048, 16 heads, 16-pixel patches, at most 64 output tokens).
+    are the sizes of the design this model follows (400 px, d_model 2048, 16 heads, 16-pixel patches, at most
+    64 output tokens).
 
     The ResNet starts with a stride-2 3×3 convolution; stage `i` has `resnet_depths[i]` basic blocks of
     `resnet_hidden_sizes[i]` channels, the first one with stride `resnet_strides[i]`. Blocks of the stages

@@ -1,4 +1,4 @@
-"""Resformer (seed 001): reads an entity's value and unit off a product image and writes it as text.
+"""Resformer: reads an entity's value and unit off a product image and writes it as text.
 
 pixel_values → ResNet (basic blocks, self-attention in the chosen stages) → patch embedding → patch tokens
 + learned position embedding + entity-type embedding → transformer encoder → transformer decoder over the
@@ -112,6 +112,17 @@ class ResformerResNet(nn.Module):
         return self.blocks(self.stem(pixel_values))
 
 
+def _transformer_layers(layer_class: type[nn.Module], config: ResformerConfig, num_layers: int):
+    """`num_layers` pre-norm GELU layers of `layer_class` (encoder or decoder layers), all of one size."""
+    return nn.ModuleList(
+        layer_class(
+            config.d_model, config.num_attention_heads, config.ffn_dim, config.dropout,
+            activation="gelu", batch_first=True, norm_first=True,
+        )
+        for _ in range(num_layers)
+    )
+
+
 class ResformerImageEncoder(nn.Module):
     """pixel_values + entity ids → encoded image tokens `(batch_size, num_patches, d_model)`."""
 
@@ -125,13 +136,7 @@ class ResformerImageEncoder(nn.Module):
         self.patch_embedding = nn.Conv2d(config.resnet_hidden_sizes[-1], config.d_model, kernel, stride=kernel)
         self.position_embedding = nn.Parameter(torch.empty(1, config.num_patches, config.d_model))
         self.entity_embedding = nn.Embedding(len(config.entity_units), config.d_model)
-        self.layers = nn.ModuleList(
-            nn.TransformerEncoderLayer(
-                config.d_model, config.num_attention_heads, config.ffn_dim, config.dropout,
-                activation="gelu", batch_first=True, norm_first=True,
-            )
-            for _ in range(config.encoder_layers)
-        )
+        self.layers = _transformer_layers(nn.TransformerEncoderLayer, config, config.encoder_layers)
         self.norm = nn.LayerNorm(config.d_model)
 
     def forward(
@@ -171,13 +176,7 @@ class ResformerDecoder(nn.Module):
         super().__init__()
         self.token_embedding = nn.Embedding(config.vocab_size, config.d_model, padding_idx=config.pad_token_id)
         self.position_embedding = nn.Embedding(config.max_target_positions, config.d_model)
-        self.layers = nn.ModuleList(
-            nn.TransformerDecoderLayer(
-                config.d_model, config.num_attention_heads, config.ffn_dim, config.dropout,
-                activation="gelu", batch_first=True, norm_first=True,
-            )
-            for _ in range(config.decoder_layers)
-        )
+        self.layers = _transformer_layers(nn.TransformerDecoderLayer, config, config.decoder_layers)
         self.norm = nn.LayerNorm(config.d_model)
 
     def forward(self, decoder_input_ids, encoder_hidden_states, decoder_attention_mask=None) -> torch.Tensor:
@@ -283,12 +282,13 @@ class ResformerConstrainedLogitsProcessor(LogitsProcessor):
 
 
 class ResformerPreTrainedModel(PricerLossMixin, PreTrainedModel):
+    """Initialises every layer with `init_standard_layers` and the image position embedding ~ N(0,
+    `initializer_range`); the loss is the token cross-entropy over the non-padding label tokens."""
+
     config_class = ResformerConfig
     base_model_prefix = "resformer"
     main_input_name = "pixel_values"
     input_modalities = ("image",)
-    # `forward` takes no loss kwargs: PricerTrainer normalises the summed loss over accumulated batches.
-    accepts_loss_kwargs = False
 
     def num_loss_items(self, labels: torch.Tensor) -> int:
         return int((labels != IGNORE_INDEX).sum())
@@ -310,15 +310,9 @@ class ResformerPreTrainedModel(PricerLossMixin, PreTrainedModel):
 
 
 class ResformerForConditionalGeneration(ResformerPreTrainedModel, GenerationMixin):
-    """Seed 001's Resformer: product image + entity type → `"<value> <unit>"` tokens. See the module docstring."""
+    """The Resformer: product image + entity type → `"<value> <unit>"` tokens. See the module docstring."""
 
-    card_task = {  # model-index task of the model card (`hf_pricer.hub.build_model_card`)
-        "task_type": "image-to-text",
-        "task_name": "Entity value extraction",
-        "tag": "entity-value-extraction",
-        "description": "model trained with [hf_pricer](https://github.com/hf-pricer/hf_pricer). It reads an "
-        "entity's value and unit (e.g. `2.5 kilogram`) off a product image, given the entity's name.",
-    }
+    card_task = "entity-value-extraction"  # the model card's task, see `hf_pricer.hub.CARD_TASKS`
 
     def __init__(self, config: ResformerConfig):
         super().__init__(config)

@@ -12,12 +12,10 @@ from typing import Any
 import numpy as np
 import torch
 from transformers.feature_extraction_utils import BatchFeature
-from transformers.processing_utils import ProcessorMixin
 
 from hf_pricer.data.entities import normalize_entity_value
-from hf_pricer.data.images import ImageReport
 from hf_pricer.image_processing_utils import as_batch
-from hf_pricer.processing_utils import AugmentingCollator
+from hf_pricer.processing_utils import AugmentingCollator, ProductProcessor
 
 from .image_processing_resformer import ResformerImageProcessor
 
@@ -26,7 +24,7 @@ from .tokenization_resformer import ResformerTokenizer, shift_tokens_right
 IGNORE_INDEX = -100
 
 
-class ResformerProcessor(ProcessorMixin):
+class ResformerProcessor(ProductProcessor):
     r"""
     Wraps a [`ResformerImageProcessor`] and a [`ResformerTokenizer`]; `save_pretrained` writes
     `processor_config.json`, `preprocessor_config.json` and `tokenizer_config.json`.
@@ -36,22 +34,10 @@ class ResformerProcessor(ProcessorMixin):
         tokenizer ([`ResformerTokenizer`]): the output-language tokenizer.
     """
 
+    loading_classes = (ResformerImageProcessor, ResformerTokenizer)
+
     def __init__(self, image_processor: ResformerImageProcessor | None = None, tokenizer=None, **kwargs):
         super().__init__(image_processor, tokenizer, **kwargs)
-
-    @classmethod
-    def _get_arguments_from_pretrained(cls, pretrained_model_name_or_path, processor_dict=None, **kwargs):
-        # Loaded by class rather than through the Auto classes, so that loading does not depend on the
-        # registration done by `import hf_pricer`.
-        return [
-            ResformerImageProcessor.from_pretrained(pretrained_model_name_or_path, **kwargs),
-            ResformerTokenizer.from_pretrained(pretrained_model_name_or_path, **kwargs),
-        ]
-
-    @property
-    def image_report(self) -> ImageReport:
-        """Counts of the images that could not be used, by reason (see [`ImageReport`])."""
-        return self.image_processor.image_report
 
     @property
     def model_input_names(self) -> list[str]:
@@ -70,10 +56,8 @@ class ResformerProcessor(ProcessorMixin):
         images: Any = None,
         entity_names: str | Sequence[str] | None = None,
         text: Any = None,
-        train: bool = False,
         return_tensors: str | None = "pt",
-        seed: int | None = None,
-        ids: list[str | None] | None = None,
+        **image_kwargs,
     ) -> BatchFeature:
         r"""
         Process a batch of images with the entity to read from each (`entity_names`, same length), and
@@ -81,8 +65,8 @@ class ResformerProcessor(ProcessorMixin):
 
         Returns a [`BatchFeature`] with `pixel_values` `(batch_size, 3, height, width)`, `entity_ids`
         `(batch_size,)` and, when `text` is given, `labels` (see [`encode_targets`]) and the matching
-        `decoder_input_ids` (start token + labels shifted right). `train`, `seed` and `ids` go to the image
-        processor.
+        `decoder_input_ids` (start token + labels shifted right). `image_kwargs` (`train`, `seed`, `ids`) go
+        to the image processor's `preprocess`.
         """
         if images is None or entity_names is None:
             raise ValueError("the Resformer processor needs `images` and `entity_names` (one per image)")
@@ -90,7 +74,7 @@ class ResformerProcessor(ProcessorMixin):
         entity_names = [entity_names] if isinstance(entity_names, str) else list(entity_names)
         if len(images) != len(entity_names):
             raise ValueError(f"got {len(images)} images but {len(entity_names)} entity names")
-        pixels = self.image_processor(images, train=train, return_tensors="pt", seed=seed, ids=ids)
+        pixels = self.image_processor(images, return_tensors="pt", **image_kwargs)
         data = {
             "pixel_values": pixels["pixel_values"],
             "entity_ids": torch.tensor([self.tokenizer.entity_id(name) for name in entity_names]),
@@ -112,22 +96,22 @@ class ResformerProcessor(ProcessorMixin):
 
 
 class ResformerCollator(AugmentingCollator):
-    """Data collator: rows with `image`, `entity_name` and optionally `entity_value` → model batch.
+    """Data collator: examples with `image`, `entity_name` and optionally `entity_value` → model batch.
 
     Images are loaded and augmented (when `train`) per batch, so datasets keep raw columns (paths, URLs,
-    decoded or undecoded `datasets.Image`). Adds `labels` when every row has an `entity_value` (`""` is
+    decoded or undecoded `datasets.Image`). Adds `labels` when every example has an `entity_value` (`""` is
     the empty prediction).
     """
 
-    def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
-        values = [row.get("entity_value") for row in rows]
+    def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
+        values = [example.get("entity_value") for example in examples]
         return dict(
             self.processor(
-                images=[row.get("image") for row in rows],
-                entity_names=[row["entity_name"] for row in rows],
+                images=[example.get("image") for example in examples],
+                entity_names=[example["entity_name"] for example in examples],
                 text=values if all(value is not None for value in values) else None,
                 train=self.train,
-                ids=[row.get("id", row.get("index")) for row in rows],
+                ids=[example.get("id", example.get("index")) for example in examples],
             )
         )
 

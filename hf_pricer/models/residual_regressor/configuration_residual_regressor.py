@@ -11,34 +11,34 @@ from hf_pricer.modeling_utils import validate_price_head
 class ResidualRegressorConfig(RenamedModelTypeMixin, PreTrainedConfig):
     r"""
     Configuration of a [`ResidualRegressorForPriceRegression`]: hashed bag-of-words features → deep residual MLP →
-    standardized log price. The defaults are seed 002's (~134M parameters).
+    standardized log price. The defaults are those of the design this model follows (~134M parameters).
 
     Args:
         num_features (`int`, *optional*, defaults to 5000):
             Width of the hashed bag-of-words input; must match the processor's `n_features`.
         num_layers (`int`, *optional*, defaults to 10):
-            Depth counted as in the seed: the input layer, `num_layers - 2` residual blocks (two linear
+            Depth counted as in the design: the input layer, `num_layers - 2` residual blocks (two linear
             layers each) and the output layer.
         hidden_size (`int`, *optional*, defaults to 4096):
             Width of every hidden layer.
         dropout (`float`, *optional*, defaults to 0.2):
             Dropout after the input layer and inside every residual block.
         loss_type (`str`, *optional*, defaults to `"l1"`):
-            Training loss: `"l1"` on the standardized log price (seed 002), `"huber"`, `"mse"`, or `"smape"`
-            in price space (seed 000).
+            Training loss: `"l1"` on the standardized log price (the design's), `"huber"`, `"mse"`, or
+            `"smape"` in price space (the dual-encoder design's).
         log_price_mean (`float`, *optional*, defaults to 0.0):
             Mean of `log1p(price)` over the training set. Stored here so inference needs no training data.
         log_price_std (`float`, *optional*, defaults to 1.0):
             Standard deviation of `log1p(price)` over the training set.
         min_price (`float`, *optional*, defaults to 0.0):
-            Predictions are clipped to at least this price (the seed clips at 0).
+            Predictions are clipped to at least this price (the design clips at 0).
         initializer_range (`float`, *optional*, defaults to 0.02):
             Standard deviation of the normal initialisation of the linear layers.
 
     Example:
 
     ```python
-    >>> from hf_pricer import ResidualRegressorConfig, ResidualRegressorForPriceRegressionRegression
+    >>> from hf_pricer import ResidualRegressorConfig, ResidualRegressorForPriceRegression
     >>> config = ResidualRegressorConfig(num_features=1024, num_layers=4, hidden_size=256)
     >>> model = ResidualRegressorForPriceRegression(config)
     ```

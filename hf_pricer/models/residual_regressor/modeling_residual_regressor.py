@@ -1,6 +1,6 @@
-"""Residual price regressor (seed 002): hashed bag-of-words → deep residual MLP → price.
+"""Residual price regressor: hashed bag-of-words → deep residual MLP → price.
 
-The input layer accepts either the dense hashed features (`input_features`, as the seed does) or the
+The input layer accepts either the dense hashed features (`input_features`, as designed) or the
 indices and values of the non-zero features (`feature_ids` + `feature_weights`). The sparse path
 gathers and sums the same weight rows with `embedding_bag`, so both give the same output without
 ever building the `(batch_size, num_features)` dense batch.
@@ -13,7 +13,7 @@ from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import can_return_tuple
 
-from hf_pricer.modeling_utils import PriceModelMixin, PriceRegressionOutput
+from hf_pricer.modeling_utils import PriceModelMixin, PriceRegressionOutput, init_standard_layers
 
 from .configuration_residual_regressor import ResidualRegressorConfig
 
@@ -38,7 +38,7 @@ class HashedFeatureProjection(nn.Module):
 
 
 class ResidualBlock(nn.Module):
-    """`relu(x + LN(Linear(Dropout(ReLU(LN(Linear(x)))))))`, the seed's block."""
+    """`relu(x + LN(Linear(Dropout(ReLU(LN(Linear(x)))))))`, the designed block."""
 
     def __init__(self, hidden_size: int, dropout: float):
         super().__init__()
@@ -56,25 +56,25 @@ class ResidualBlock(nn.Module):
 
 
 class ResidualRegressorPreTrainedModel(PriceModelMixin, PreTrainedModel):
+    """Initialises linear layers, the hashed-feature projection included, ~ N(0, `initializer_range`) with
+    zero bias, and layer norms at identity."""
+
     config_class = ResidualRegressorConfig
     base_model_prefix = "residual"
     main_input_name = "input_features"
-    # `forward` takes no **kwargs: PricerTrainer normalises the loss over accumulated batches itself.
-    accepts_loss_kwargs = False
 
     @torch.no_grad()
     def _init_weights(self, module):
         std = self.config.initializer_range
-        if isinstance(module, (nn.Linear, HashedFeatureProjection)):
+        if isinstance(module, HashedFeatureProjection):  # initialised as the `nn.Linear` it stands for
             init.normal_(module.weight, mean=0.0, std=std)
             init.zeros_(module.bias)
-        elif isinstance(module, nn.LayerNorm):
-            init.ones_(module.weight)
-            init.zeros_(module.bias)
+        else:
+            init_standard_layers(module, std)
 
 
 class ResidualRegressorForPriceRegression(ResidualRegressorPreTrainedModel):
-    """Seed 002's deep residual MLP with a price head.
+    """The deep residual MLP with a price head.
 
     The network predicts the standardized log price `z`; `log_price = z * log_price_std + log_price_mean`
     and `predictions = max(expm1(log_price), min_price)`, with the statistics stored in the config.

@@ -107,7 +107,7 @@ class ResidualRegressorProcessor(FeatureExtractionMixin):
 
 
 class ResidualRegressorCollator:
-    """Data collator: items (dicts with the item schema's text fields and `price`) → model batch.
+    """Data collator: examples (items: dicts with the item schema's text fields and `price`) → model batch.
 
     Hashing happens here, per batch, so map-style and streaming datasets need no preprocessing pass.
     Use it with `remove_unused_columns=False` (the [`PricerTrainingArguments`] default), since the
@@ -118,10 +118,12 @@ class ResidualRegressorCollator:
         self.processor = processor
         self.sparse = sparse
 
-    def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
-        batch = dict(self.processor([self.processor.item_text(item) for item in items], sparse=self.sparse))
-        if all(item.get("price") is not None for item in items):
-            batch["labels"] = torch.tensor([float(item["price"]) for item in items], dtype=torch.float32)
+    def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
+        texts = [self.processor.item_text(example) for example in examples]
+        batch = dict(self.processor(texts, sparse=self.sparse))
+        prices = [example.get("price") for example in examples]
+        if all(price is not None for price in prices):
+            batch["labels"] = torch.tensor([float(price) for price in prices], dtype=torch.float32)
         return batch
 
 
