@@ -20,8 +20,8 @@ import transformers
 
 
 def model_outputs(model, inputs, generate_kwargs=None) -> dict[str, torch.Tensor]:
-    """The tensors a round trip must keep: the generated ids when `generate_kwargs` is given, else every tensor
-    of the forward output."""
+    """The tensors a round trip must keep: the generated ids when `generate_kwargs` is given, else every
+    tensor of the forward output."""
     with torch.no_grad():
         if generate_kwargs is not None:
             return {"generated": model.generate(**inputs, **generate_kwargs)}

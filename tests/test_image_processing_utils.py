@@ -22,7 +22,9 @@ def test_eval_resizes_and_normalises_with_imagenet_statistics():
 def test_eval_is_deterministic_and_train_augments():
     image_processor = ProductImageProcessor(size=32)
     images = generate_catalog(8, image_size=64)["image"][:4]
-    torch.testing.assert_close(image_processor(images)["pixel_values"], image_processor(images)["pixel_values"])
+    torch.testing.assert_close(
+        image_processor(images)["pixel_values"], image_processor(images)["pixel_values"]
+    )
     first, second = (image_processor(images, train=True)["pixel_values"] for _ in range(2))
     assert first.shape == (4, 3, 32, 32) and not torch.equal(first, second)
     state = torch.get_rng_state()
@@ -31,7 +33,9 @@ def test_eval_is_deterministic_and_train_augments():
     assert torch.equal(state, torch.get_rng_state())  # a seed does not touch the global RNG
     still = ProductImageProcessor(size=32, flip_probability=0, rotation_degrees=0, color_jitter=0)
     assert still.color_jitter == {}
-    torch.testing.assert_close(still(images, train=True)["pixel_values"], image_processor(images)["pixel_values"])
+    torch.testing.assert_close(
+        still(images, train=True)["pixel_values"], image_processor(images)["pixel_values"]
+    )
 
 
 def test_colour_jitter_is_configurable_and_checked():

@@ -48,9 +48,9 @@ def assert_same_outputs(actual: dict, expected: dict) -> None:
         torch.testing.assert_close(actual[name], tensor, msg=name)
 
 
-def train_on_one_batch(model, batch: dict, steps: int, lr: float, optimizer_class=torch.optim.AdamW) -> list[float]:
-    """Train `model` on one batch of keyword tensors (`labels` included) for `steps` steps; returns the losses,
-    for the tests that a model can fit a tiny batch."""
+def train_on_one_batch(model, batch: dict, steps: int, lr: float, optimizer_class=torch.optim.AdamW) -> list:
+    """Train `model` on one batch of keyword tensors (`labels` included) for `steps` steps; returns the
+    losses, for the tests that a model can fit a tiny batch."""
     model.train()
     optimizer = optimizer_class(model.parameters(), lr=lr)
     losses = []
@@ -109,7 +109,8 @@ class ModelTesterMixin:
             return self.processor_auto_class(processor).from_pretrained(source)
 
     def outputs(self, model, processor, inputs) -> dict:
-        return model_outputs(model, processor(**inputs) if processor is not None else inputs, self.generate_kwargs)
+        model_inputs = processor(**inputs) if processor is not None else inputs
+        return model_outputs(model, model_inputs, self.generate_kwargs)
 
     def save(self, folder):
         model, processor = self.get_model(), self.get_processor()
@@ -119,14 +120,15 @@ class ModelTesterMixin:
         return model, processor
 
     def push(self, repo_id: str, folder):
-        """Push the tiny model and its processor with `push_model_to_hub`, check that the repository holds what
-        `save_pretrained` writes (the code files included) and no pickled weights; returns them."""
+        """Push the tiny model and its processor with `push_model_to_hub`, check that the repository holds
+        what `save_pretrained` writes (the code files included) and no pickled weights; returns them."""
         model, processor = self.save(folder)
         push_model_to_hub(model, repo_id, processor=processor)
         files = set(HfApi().list_repo_files(repo_id))
         assert set(os.listdir(folder)) | {"README.md"} <= files
         code = {code_file(self.model_class), code_file(self.model_class.config_class)}
-        code |= {code_file(cls) for cls in self.processor_auto_classes.values() if cls.__module__.startswith("hf_pricer.")}
+        processor_classes = self.processor_auto_classes.values()
+        code |= {code_file(cls) for cls in processor_classes if cls.__module__.startswith("hf_pricer.")}
         assert code <= files
         assert not any(name.endswith((".bin", ".pt", ".pth", ".pkl")) for name in files)
         return model, processor
@@ -152,7 +154,8 @@ class ModelTesterMixin:
     def test_auto_classes(self, tmp_path):
         model, processor = self.save(tmp_path)
         config = json.loads((tmp_path / "config.json").read_text())
-        assert config["auto_map"][self.remote_auto_class] == f"{code_file(self.model_class)[:-3]}.{self.model_class.__name__}"
+        module = code_file(self.model_class).removesuffix(".py")
+        assert config["auto_map"][self.remote_auto_class] == f"{module}.{self.model_class.__name__}"
         assert type(AutoConfig.from_pretrained(tmp_path)) is self.model_class.config_class
         for auto_class, processor_class in self.processor_auto_classes.items():
             assert type(auto_class.from_pretrained(tmp_path)) is processor_class, auto_class.__name__
@@ -173,7 +176,8 @@ class ModelTesterMixin:
         loaded_processor = self.load_processor(processor, repo_id)
         assert type(loaded_processor) is type(processor)
         inputs = self.get_inputs(tmp_path)
-        assert_same_outputs(self.outputs(loaded, loaded_processor, inputs), self.outputs(model, processor, inputs))
+        expected = self.outputs(model, processor, inputs)
+        assert_same_outputs(self.outputs(loaded, loaded_processor, inputs), expected)
 
     @pytest.mark.slow
     def test_remote_code_in_a_fresh_process(self, hub_server, tmp_path):
@@ -189,17 +193,18 @@ class ModelTesterMixin:
             "report_file": str(tmp_path / "report.json"),
         }
         if processor is not None:
-            spec.update(processor_auto_class=self.processor_auto_class(processor).__name__, processor_inputs=inputs)
+            spec["processor_auto_class"] = self.processor_auto_class(processor).__name__
+            spec["processor_inputs"] = inputs
         else:
             torch.save(inputs, tmp_path / "inputs.pt")
             spec["inputs_file"] = str(tmp_path / "inputs.pt")
         (tmp_path / "spec.json").write_text(json.dumps(spec))
-        # The repository's code imports hf_pricer's shared modules (it needs hf_pricer installed): PYTHONPATH makes
-        # them this checkout's, the code under test, rather than an installed copy.
+        # The repository's code imports hf_pricer's shared modules (it needs hf_pricer installed): PYTHONPATH
+        # makes them this checkout's, the code under test, rather than an installed copy.
         env = {**os.environ, "PYTHONPATH": REPO_ROOT, "OMP_NUM_THREADS": "1"}
         result = subprocess.run(
-            [sys.executable, "-m", "tests.remote_code", str(tmp_path / "spec.json")], check=False, capture_output=True,
-            text=True, env=env, cwd=tmp_path, timeout=300, stdin=subprocess.DEVNULL,
+            [sys.executable, "-m", "tests.remote_code", str(tmp_path / "spec.json")], check=False,
+            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300, stdin=subprocess.DEVNULL,
         )
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
         report = json.loads((tmp_path / "report.json").read_text())

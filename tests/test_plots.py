@@ -1,4 +1,5 @@
-"""The figures of `hf_pricer.plots`: retrieval examples, similarity histograms and predicted-vs-true prices."""
+"""The figures of `hf_pricer.plots`: retrieval examples, similarity histograms and predicted-vs-true
+prices."""
 
 import numpy as np
 from PIL import Image

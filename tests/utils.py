@@ -12,7 +12,8 @@ from PIL import Image
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPES_DIR = os.path.join(REPO_ROOT, "recipes")
 CONFIGS_DIR = os.path.join(RECIPES_DIR, "configs")
-GROCERY = os.path.join(REPO_ROOT, "..", "shared", "data", "grocery")  # the real photos, where a machine has them
+# the Grocery Store Dataset's real photos, next to the checkout where a machine has them
+GROCERY = os.path.join(REPO_ROOT, "..", "shared", "data", "grocery")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -24,16 +25,19 @@ def free_port() -> int:
 
 
 def launch_recipe(recipe: str, args: list[str], num_processes: int = 1) -> str:
-    """Run `recipes/<recipe>.py` under `accelerate launch` on the CPU (several processes talk over gloo); checks
-    that it succeeds and returns its output."""
+    """Run `recipes/<recipe>.py` under `accelerate launch` on the CPU (several processes talk over gloo);
+    checks that it succeeds and returns its output."""
     if num_processes == 1:
         launcher = ["--num_processes", "1", "--cpu"]
     else:
-        launcher = ["--multi_gpu", "--num_processes", str(num_processes), "--main_process_port", str(free_port())]
-    command = [sys.executable, "-m", "accelerate.commands.launch", *launcher, os.path.join(RECIPES_DIR, f"{recipe}.py"), *args]
+        launcher = ["--multi_gpu", "--num_processes", str(num_processes)]
+        launcher += ["--main_process_port", str(free_port())]
+    script = os.path.join(RECIPES_DIR, f"{recipe}.py")
+    command = [sys.executable, "-m", "accelerate.commands.launch", *launcher, script, *args]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # the processes share the machine's cores
     result = subprocess.run(
-        command, check=False, capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=900, stdin=subprocess.DEVNULL
+        command, check=False, capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=900,
+        stdin=subprocess.DEVNULL,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]

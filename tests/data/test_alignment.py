@@ -1,4 +1,5 @@
-"""The embedding aligner's files (`hf_pricer.data.alignment`): the .npz layouts, their checks, and the submission CSV."""
+"""The embedding aligner's files (`hf_pricer.data.alignment`): the .npz layouts, their checks, and the
+submission CSV."""
 
 from pathlib import Path
 

@@ -1,5 +1,5 @@
-"""Labelled image records (`hf_pricer.data.records`): the JSON files of the dual-embedding models, their checks,
-label vocabularies, the results JSON, and the catalog and Grocery Store converters."""
+"""Labelled image records (`hf_pricer.data.records`): the JSON files of the dual-embedding models, their
+checks, label vocabularies, the results JSON, and the catalog and Grocery Store converters."""
 
 import json
 import logging
@@ -49,7 +49,8 @@ def image_folder(tmp_path):
 def test_every_bad_record_is_skipped_and_counted_by_reason(image_folder, caplog):
     records = [
         good_record(),
-        good_record(image=str(image_folder / "ok.png"), company=" Zenith ", length=11.0),  # absolute path, padded label
+        # an absolute path and a padded label
+        good_record(image=str(image_folder / "ok.png"), company=" Zenith ", length=11.0),
         ["not", "a", "record"],
         good_record(company=None),
         {key: value for key, value in good_record().items() if key != "diameter"},

@@ -1,5 +1,5 @@
-"""recipes/train_classifier.py (stage 1 of the dual-embedding regressor): both classifiers from the CPU preset on a
-tiny catalog, and the design config on the meta device."""
+"""recipes/train_classifier.py (stage 1 of the dual-embedding regressor): both classifiers from the CPU preset
+on a tiny catalog, and the design config on the meta device."""
 
 import os
 
@@ -25,12 +25,11 @@ def catalog_args(folder):
 def train_classifiers(folder):
     """The company and the model classifier, trained in `folder/company` and `folder/model`; returns their
     trainers by label field."""
-    return {
-        field: train_classifier.main(
-            [*catalog_args(folder), *TINY_VIT, *QUIET, "--label_field", field, "--output_dir", str(folder / field)]
-        )
-        for field in ("company", "model")
-    }
+    trainers = {}
+    for field in ("company", "model"):
+        output = ["--label_field", field, "--output_dir", str(folder / field)]
+        trainers[field] = train_classifier.main([*catalog_args(folder), *TINY_VIT, *QUIET, *output])
+    return trainers
 
 
 @pytest.mark.slow
@@ -45,17 +44,18 @@ def test_both_classifiers_from_the_cpu_preset(stage_one):
 
 
 def parse_design_config():
+    config_file = os.path.join(CONFIGS_DIR, "classifier_design.yaml")
     # bf16 needs a GPU at parse time
-    return parse_recipe_args(
-        train_classifier.ARGUMENT_TYPES, args=[os.path.join(CONFIGS_DIR, "classifier_design.yaml"), "--bf16", "false"]
-    )
+    return parse_recipe_args(train_classifier.ARGUMENT_TYPES, args=[config_file, "--bf16", "false"])
 
 
 def test_design_config_parses_and_builds_on_meta():
     model_args, _, backbone, data_args, _ = parse_design_config()
     assert backbone.vit_model_name_or_path == "google/vit-base-patch16-224-in21k"
     assert data_args.target_names == ["length", "diameter"]
-    config = EmbeddingClassifierConfig(vision_config=ViTConfig(), id2label={0: "a", 1: "b"}, **model_args.config_kwargs())
+    config = EmbeddingClassifierConfig(
+        vision_config=ViTConfig(), id2label={0: "a", 1: "b"}, **model_args.config_kwargs()
+    )
     with torch.device("meta"):
         model = EmbeddingClassifierForImageClassification(config)
     assert model.config.vision_config.hidden_size == 768 and model.classifier.out_features == 2

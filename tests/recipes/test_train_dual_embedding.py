@@ -66,5 +66,6 @@ def test_design_configs_parse_and_build_on_meta():
     assert model.visual_projection[0].in_features == 768 and model.config.attention_type == "triple"
     schedule = model.freeze_schedule()
     assert sum(epoch == 20 for epoch in schedule.values()) == 2 * (6 + 2)  # top 6 of 12 layers, norm, projection
-    cpu = parse_recipe_args(train_dual_embedding.ARGUMENT_TYPES, os.path.join(CONFIGS_DIR, "dual_embedding_cpu.yaml"), [])
+    cpu_file = os.path.join(CONFIGS_DIR, "dual_embedding_cpu.yaml")
+    cpu = parse_recipe_args(train_dual_embedding.ARGUMENT_TYPES, cpu_file, [])
     assert cpu[0].attention_type == "triple" and cpu[4].use_cpu

@@ -97,7 +97,8 @@ def test_loss_decreases_on_a_tiny_batch():
     model = tiny_regressor(target_mean=[10.0, 4.0], target_std=[2.0, 0.5], dropout=0.0)
     noise = torch.randn(4, 2, generator=torch.Generator().manual_seed(1))
     labels = noise * torch.tensor([2.0, 0.5]) + torch.tensor([10.0, 4.0])
-    losses = train_on_one_batch(model, {"pixel_values": pixels(4), "labels": labels}, 20, 1e-2, torch.optim.Adam)
+    batch = {"pixel_values": pixels(4), "labels": labels}
+    losses = train_on_one_batch(model, batch, 20, 1e-2, optimizer_class=torch.optim.Adam)
     assert losses[-1] < 0.5 * losses[0]
 
 
@@ -167,10 +168,9 @@ class TestDualEmbeddingForRegression(ModelTesterMixin):
 
 def test_stage_two_starts_from_classifiers_on_the_hub(hub_server):
     classifier = tiny_classifier()
-    push_model_to_hub(classifier, "tester/embedding-classifier-stage-one", processor=vit_image_processor(IMAGE_SIZE))
-    stage_two = DualEmbeddingForRegression.from_classifiers(
-        "tester/embedding-classifier-stage-one", "tester/embedding-classifier-stage-one", embedding_dim=8
-    )
+    repo_id = "tester/embedding-classifier-stage-one"
+    push_model_to_hub(classifier, repo_id, processor=vit_image_processor(IMAGE_SIZE))
+    stage_two = DualEmbeddingForRegression.from_classifiers(repo_id, repo_id, embedding_dim=8)
     assert torch.equal(stage_two.model_encoder.projection[0].weight, classifier.embedder.projection[0].weight)
 
 

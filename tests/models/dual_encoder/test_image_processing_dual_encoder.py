@@ -9,7 +9,8 @@ from hf_pricer.models.dual_encoder import DualEncoderImageProcessor
 def test_defaults_follow_the_design():
     image_processor = DualEncoderImageProcessor()
     assert image_processor.size == {"height": 380, "width": 380}
-    assert image_processor.image_mean == [0.485, 0.456, 0.406] and image_processor.image_std == [0.229, 0.224, 0.225]
+    assert image_processor.image_mean == [0.485, 0.456, 0.406]
+    assert image_processor.image_std == [0.229, 0.224, 0.225]
     assert (image_processor.flip_probability, image_processor.rotation_degrees) == (0.5, 15.0)
     assert image_processor.color_jitter == {"brightness": 0.2, "contrast": 0.2, "saturation": 0.2}
     out = image_processor(Image.new("RGB", (50, 30)), train=True)

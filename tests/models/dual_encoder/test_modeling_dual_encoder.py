@@ -227,7 +227,10 @@ def test_encoders_survive_post_init_and_initialize_weights():
 
 class TestDualEncoderForPriceRegression(ModelTesterMixin):
     model_class = DualEncoderForPriceRegression
-    processor_auto_classes = {AutoProcessor: DualEncoderProcessor, AutoImageProcessor: DualEncoderImageProcessor}
+    processor_auto_classes = {
+        AutoProcessor: DualEncoderProcessor,
+        AutoImageProcessor: DualEncoderImageProcessor,
+    }
 
     def get_model(self):
         model = tiny_model(text_attends_image=True).train()
@@ -236,7 +239,8 @@ class TestDualEncoderForPriceRegression(ModelTesterMixin):
         return model.eval()
 
     def get_processor(self):
-        return DualEncoderProcessor(DualEncoderImageProcessor(size=IMAGE_SIZE), letter_tokenizer(), max_length=12)
+        image_processor = DualEncoderImageProcessor(size=IMAGE_SIZE)
+        return DualEncoderProcessor(image_processor, letter_tokenizer(), max_length=12)
 
     def get_inputs(self, folder):
         return {"images": [*write_images(folder, 1, size=(80, 60)), None], "text": ["steel kettle", ""]}

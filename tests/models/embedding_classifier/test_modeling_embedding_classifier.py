@@ -21,10 +21,10 @@ IMAGE_SIZE = 32
 
 
 def tiny_vit(**kwargs):
-    values = dict(
-        hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64, image_size=IMAGE_SIZE,
-        patch_size=8,
-    )
+    values = {
+        "hidden_size": 32, "num_hidden_layers": 4, "num_attention_heads": 2, "intermediate_size": 64,
+        "image_size": IMAGE_SIZE, "patch_size": 8,
+    }
     return ViTConfig(**{**values, **kwargs})
 
 
@@ -37,7 +37,8 @@ def tiny_config(num_labels=3, label_field="company", embedding_dim=16):
 
 def tiny_classifier(num_labels=3, label_field="company", embedding_dim=16, seed=0):
     torch.manual_seed(seed)
-    return EmbeddingClassifierForImageClassification(tiny_config(num_labels, label_field, embedding_dim)).eval()
+    config = tiny_config(num_labels, label_field, embedding_dim)
+    return EmbeddingClassifierForImageClassification(config).eval()
 
 
 def pixels(batch_size=4, seed=0):

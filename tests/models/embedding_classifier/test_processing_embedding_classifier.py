@@ -7,8 +7,8 @@ from tests.data.test_records import TARGETS, good_record, write_image_folder
 
 
 def test_collator_builds_pixels_and_label_ids_and_names_unknown_labels(tmp_path):
-    records, _ = load_records([good_record(), good_record(model="B2", length=12.0), good_record(company="Other")],
-                              TARGETS, base_dir=write_image_folder(tmp_path))
+    records = [good_record(), good_record(model="B2", length=12.0), good_record(company="Other")]
+    records, _ = load_records(records, TARGETS, base_dir=write_image_folder(tmp_path))
     processor = vit_image_processor(16)
     batch = EmbeddingClassifierCollator(processor, "model", {"A1": 0, "B2": 1})(list(records)[:2])
     assert batch["pixel_values"].shape == (2, 3, 16, 16)
