@@ -1,37 +1,28 @@
-"""Hub round trip against the Hub-protocol server of `tests/hub_server.py` (see `conftest.py`)."""
+"""`hf_pricer.hub`: model cards with the metrics in their `model-index`, `push_model_to_hub` and
+`push_dataset_to_hub`, against the Hub-protocol server of `tests/hub_server.py` (see `conftest.py`). The
+Hub round trip of each model, remote code included, is in `tests/test_modeling_common.py`."""
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
 
 import pytest
-import torch
 from datasets import Dataset, DatasetDict
 from huggingface_hub import HfApi, ModelCard, hf_hub_download
-from transformers import AutoFeatureExtractor, AutoModel
 
 from hf_pricer import (
     PricerTrainer,
     PricerTrainingArguments,
     ResidualRegressorCollator,
-    ResidualRegressorConfig,
-    ResidualRegressorForPriceRegression,
     ResidualRegressorProcessor,
     compute_metrics,
     load_items,
 )
 from hf_pricer.hub import push_dataset_to_hub, push_model_to_hub
 from hf_pricer.plots import PRICE_PLOT_FILENAME as PLOT_FILENAME
+from tests.models.resformer.test_modeling_resformer import tiny_model as tiny_resformer
+from tests.models.resformer.test_processing_resformer import tiny_processor as tiny_resformer_processor
+from tests.models.residual_regressor.test_modeling_residual_regressor import tiny_model
 
 TEXTS = ["steel kettle with keep warm", "oak frame", "budget plastic box"]
-
-
-def tiny_model(seed=0):
-    torch.manual_seed(seed)
-    config = ResidualRegressorConfig(num_features=64, num_layers=3, hidden_size=16, log_price_mean=3.0)
-    return ResidualRegressorForPriceRegression(config).eval()
 
 
 def test_push_model_processor_and_card(hub_server):
@@ -53,46 +44,17 @@ def test_push_model_processor_and_card(hub_server):
     assert results["smape"].dataset_type == "tester/items"
     assert f"![Predicted vs. true price]({PLOT_FILENAME})" in card.text
 
-    loaded = AutoModel.from_pretrained("tester/residual-card").eval()
-    loaded_processor = AutoFeatureExtractor.from_pretrained("tester/residual-card")
-    assert type(loaded) is ResidualRegressorForPriceRegression and type(loaded_processor) is ResidualRegressorProcessor
-    for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
-        assert torch.equal(a, b), name
-    inputs = loaded_processor(TEXTS)
-    torch.testing.assert_close(loaded(**inputs).predictions, model(**processor(TEXTS)).predictions)
 
-
-def test_remote_code_loads_without_importing_hf_pricer(hub_server, tmp_path):
-    model, processor = tiny_model(seed=1), ResidualRegressorProcessor(n_features=64)
-    push_model_to_hub(model, "tester/residual-remote", processor=processor)
-    expected = model(**processor(TEXTS)).predictions.tolist()
-    script = textwrap.dedent(
-        f"""
-        import json, sys
-        import transformers
-        from transformers import AutoFeatureExtractor, AutoModel
-        assert "hf_pricer" not in sys.modules
-        try:
-            AutoModel.from_pretrained("tester/residual-remote")
-        except ValueError as error:
-            refused = "trust_remote_code" in str(error)
-        model = AutoModel.from_pretrained("tester/residual-remote", trust_remote_code=True).eval()
-        processor = AutoFeatureExtractor.from_pretrained("tester/residual-remote", trust_remote_code=True)
-        predictions = model(**processor({TEXTS!r})).predictions.tolist()
-        print("RESULT=" + json.dumps({{"refused": refused, "module": type(model).__module__, "predictions": predictions}}))
-        """
+def test_entity_extraction_card_has_its_task_and_metrics(hub_server):
+    push_model_to_hub(
+        tiny_resformer(5), "tester/resformer-card", processor=tiny_resformer_processor(),
+        metrics={"eval_f1": 0.75, "eval_exact_match": 0.8},
     )
-    env = {**os.environ, "PYTHONPATH": ""}
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300, stdin=subprocess.DEVNULL,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "RESULT=" in result.stdout, result.stdout[-2000:] + result.stderr[-2000:]
-    report = json.loads(result.stdout.split("RESULT=")[-1])
-    assert report["refused"] is True
-    assert report["module"].startswith("transformers_modules")
-    assert report["predictions"] == pytest.approx(expected, rel=1e-6)
+    card = ModelCard.load("tester/resformer-card")
+    results = {r.metric_type: r for r in card.data.eval_results}
+    assert results["f1"].metric_value == 0.75 and results["f1"].task_type == "image-to-text"
+    assert "entity-value-extraction" in card.data.tags and "smape" not in card.data.metrics
+    assert 'AutoModelForImageTextToText.from_pretrained("tester/resformer-card")' in card.text
 
 
 def test_trainer_push_to_hub_writes_metrics_card(hub_server, tmp_path):
@@ -157,74 +119,3 @@ def test_push_dataset_and_load_items_from_hub(hub_server):
         push_dataset_to_hub(Dataset.from_dict({"x": [1]}), "tester/not_items")
 
 
-def test_recipe_streams_a_hub_dataset_into_the_trainer(hub_server, tmp_path):
-    import train_residual
-
-    DatasetDict(
-        train=Dataset.from_list(items_full_like_rows(40)),
-        test=Dataset.from_list(items_full_like_rows(8, offset=500)),
-    ).push_to_hub("tester/items_stream")
-    trainer = train_residual.main([
-        "--dataset", "tester/items_stream", "--streaming", "true", "--max_steps", "3",
-        "--num_features", "128", "--num_layers", "3", "--hidden_size", "16", "--per_device_train_batch_size", "8",
-        "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false",
-        "--output_dir", str(tmp_path), "--disable_tqdm", "true",
-    ])
-    assert trainer.state.global_step == 3
-    assert ModelCard.load(tmp_path / "README.md").data.eval_results  # evaluated on the streamed test split
-
-
-def tiny_dual(tmp_path):
-    """A tiny dual-encoder and its processor (MiniLM tokenizer, 64 px images)."""
-    from transformers import AutoTokenizer, BertConfig
-
-    from hf_pricer import DualEncoderConfig, DualEncoderForPriceRegression, DualEncoderImageProcessor, DualEncoderProcessor
-    from hf_pricer.pretrained import minilm_path
-
-    torch.manual_seed(0)
-    text_config = BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
-    config = DualEncoderConfig(text_config=text_config, image_encoder="mobilenetv3_small_050", image_size=64,
-                               projection_dim=32, num_attention_heads=4, head_hidden_sizes=[32, 16, 8])
-    processor = DualEncoderProcessor(
-        image_processor=DualEncoderImageProcessor(size=64), tokenizer=AutoTokenizer.from_pretrained(minilm_path())
-    )
-    return DualEncoderForPriceRegression(config).eval(), processor
-
-
-def test_dual_encoder_hub_round_trip_and_remote_code(hub_server, tmp_path):
-    from PIL import Image
-    from transformers import AutoProcessor
-
-    model, processor = tiny_dual(tmp_path)
-    push_model_to_hub(model, "tester/dual-tiny", processor=processor, predictions=[5.0, 50.0], labels=[6.0, 40.0])
-    image_path = tmp_path / "red.png"
-    Image.new("RGB", (80, 60), (200, 30, 30)).save(image_path)
-    inputs = dict(images=[str(image_path), None], text=["steel kettle", ""])
-    expected = model(**processor(**inputs)).predictions
-
-    loaded = AutoModel.from_pretrained("tester/dual-tiny").eval()
-    loaded_processor = AutoProcessor.from_pretrained("tester/dual-tiny")
-    for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
-        assert torch.equal(a, b), name
-    torch.testing.assert_close(loaded(**loaded_processor(**inputs)).predictions, expected)
-
-    script = textwrap.dedent(
-        f"""
-        import json, sys
-        from transformers import AutoModel, AutoProcessor
-        assert "hf_pricer" not in sys.modules
-        model = AutoModel.from_pretrained("tester/dual-tiny", trust_remote_code=True).eval()
-        processor = AutoProcessor.from_pretrained("tester/dual-tiny", trust_remote_code=True)
-        inputs = dict(images=[{str(image_path)!r}, None], text=["steel kettle", ""])
-        predictions = model(**processor(**inputs)).predictions.tolist()
-        print("RESULT=" + json.dumps({{"module": type(model).__module__, "predictions": predictions}}))
-        """
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=300,
-        stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": ""},
-    )
-    assert "RESULT=" in result.stdout, result.stdout[-2000:] + result.stderr[-2000:]
-    report = json.loads(result.stdout.split("RESULT=")[-1])
-    assert report["module"].startswith("transformers_modules")
-    assert report["predictions"] == pytest.approx(expected.tolist(), rel=1e-5)

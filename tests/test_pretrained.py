@@ -14,9 +14,8 @@ from hf_pricer.pretrained import (
     load_timm_weights,
     minilm_path,
 )
+from tests.utils import GROCERY
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GROCERY = os.path.join(REPO_ROOT, "..", "shared", "data", "grocery")
 IMAGENET_BANANA = 954
 
 needs_minilm = pytest.mark.skipif(

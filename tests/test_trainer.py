@@ -1,9 +1,13 @@
 import logging
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
 from datasets import Dataset
 from huggingface_hub import ModelCard
+from safetensors.torch import load_file
 from transformers import TrainerCallback
 
 from hf_pricer import (
@@ -11,12 +15,14 @@ from hf_pricer import (
     PricerTrainer,
     PricerTrainingArguments,
     ResidualRegressorCollator,
-    ResidualRegressorConfig,
-    ResidualRegressorForPriceRegression,
     ResidualRegressorProcessor,
     compute_metrics,
     load_items,
 )
+from tests.ddp_one_step import main as one_step
+from tests.models.embedding_classifier.test_modeling_embedding_classifier import tiny_classifier
+from tests.models.residual_regressor.test_modeling_residual_regressor import tiny_model
+from tests.utils import free_port
 
 WORDS = "steel oak plastic premium budget kettle frame drill battery bottle jar gold matte large small".split()
 
@@ -31,11 +37,8 @@ def items(n, seed=0):
 
 
 def model(loss_type="l1", seed=0):
-    torch.manual_seed(seed)
-    config = ResidualRegressorConfig(
-        num_features=64, num_layers=4, hidden_size=16, dropout=0.0, loss_type=loss_type, log_price_mean=3.0
-    )
-    return ResidualRegressorForPriceRegression(config)
+    """The tiny residual regressor, 16 wide, in training mode."""
+    return tiny_model(seed, hidden_size=16, log_price_std=1.0, loss_type=loss_type).train()
 
 
 def trainer_for(tmp_path, dataset, train_model=None, callbacks=None, **args):
@@ -221,21 +224,13 @@ def test_model_without_the_loss_protocol_is_an_error(tmp_path):
         trainer.train()
 
 
+@pytest.mark.slow
 @pytest.mark.multiprocess
 def test_two_processes_match_one_process(tmp_path):
     """2 processes × batch 4 × accumulation 2 take the same step as 1 process × batch 16 (gloo, CPU)."""
-    import os
-    import subprocess
-    import sys
-
-    from safetensors.torch import load_file
-
-    from tests.conftest import _free_port
-    from tests.ddp_one_step import main as one_step
-
     script = os.path.join(os.path.dirname(__file__), "ddp_one_step.py")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
                script, str(tmp_path / "ddp.safetensors"), "4", "2", str(tmp_path / "out")]
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, stdin=subprocess.DEVNULL)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -295,3 +290,21 @@ def test_eval_dataloaders_use_the_collators_eval_mode(tmp_path):
     trainer.predict(items(4))
     assert collator.seen == ["train", "eval", "eval"]
     assert trainer.data_collator is collator
+
+
+def test_trainer_restores_vit_checkpoints_by_their_saved_names(tmp_path):
+    """transformers 5 saves ViT weights under legacy names; `load_best_model_at_end` and resuming must map them."""
+    best = tiny_classifier(seed=1)
+    best.save_pretrained(tmp_path / "checkpoint-best")
+    model = tiny_classifier(seed=2)
+    trainer = PricerTrainer(model=model, args=PricerTrainingArguments(output_dir=str(tmp_path), use_cpu=True,
+                                                                      report_to="none"))
+    trainer.state.best_model_checkpoint = str(tmp_path / "checkpoint-best")
+    trainer._load_best_model()
+    for name, tensor in best.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[name], tensor, msg=name)
+
+    resumed = tiny_classifier(seed=3)
+    trainer._load_from_checkpoint(str(tmp_path / "checkpoint-best"), resumed)
+    torch.testing.assert_close(resumed.embedder.vit.layers[0].attention.q_proj.weight,
+                               best.embedder.vit.layers[0].attention.q_proj.weight)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import os
@@ -22,6 +21,7 @@ from hf_pricer.data.challenge import (
     read_challenge_csv,
 )
 from hf_pricer.data.entities import EntityValueReport
+from tests.utils import write_csv
 
 
 def _png(color) -> bytes:
@@ -142,14 +142,6 @@ def test_local_files_and_bad_arguments(tmp_path):
         download_images([], tmp_path, retries=-1)
 
 
-def _write_csv(path, header, rows):
-    with open(path, "w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
 def test_read_challenge_csv_normalises_labels_and_counts_bad_rows(tmp_path):
     header = ["index", "image_link", "group_id", "entity_name", "entity_value"]
     rows = [
@@ -163,7 +155,7 @@ def test_read_challenge_csv_normalises_labels_and_counts_bad_rows(tmp_path):
         (5, "http://x/h.jpg", 103, "wattage", ""),
     ]
     report = EntityValueReport()
-    read = read_challenge_csv(_write_csv(tmp_path / "train.csv", header, rows), report=report)
+    read = read_challenge_csv(write_csv(tmp_path / "train.csv", header, rows), report=report)
     assert [(r["index"], r["entity_value"]) for r in read] == [
         (0, "500.0 gram"),
         (1, "100.0 volt"),
@@ -180,13 +172,13 @@ def test_read_challenge_csv_normalises_labels_and_counts_bad_rows(tmp_path):
     assert report.counts == {"no value": 1, "unknown entity": 1, "malformed index": 1, "duplicate index": 1}
     assert report.kept == 4
 
-    test = _write_csv(tmp_path / "test.csv", header[:4], [(0, "http://x/a.jpg", 1, "width")])
+    test = write_csv(tmp_path / "test.csv", header[:4], [(0, "http://x/a.jpg", 1, "width")])
     assert read_challenge_csv(test) == [
         {"index": 0, "image_link": "http://x/a.jpg", "group_id": "1", "entity_name": "width"}
     ]
     with pytest.raises(ValueError, match=r"test.csv: missing column\(s\) \['entity_value'\]"):
         read_challenge_csv(test, labels=True)
-    no_entity = _write_csv(tmp_path / "bad.csv", ["index", "image_link", "group_id"], [(0, "u", 1)])
+    no_entity = write_csv(tmp_path / "bad.csv", ["index", "image_link", "group_id"], [(0, "u", 1)])
     with pytest.raises(ValueError, match=r"missing column\(s\) \['entity_name'\]"):
         read_challenge_csv(no_entity)
 
@@ -199,7 +191,7 @@ def test_load_challenge_dataset(server, tmp_path):
         (12, server.url + "/good/1.png", 2, "item_volume", "litres"),  # skipped: no value
         (13, server.url + "/good/1.png", 2, "voltage", "12 volts"),
     ]
-    path = _write_csv(tmp_path / "train.csv", header, rows)
+    path = write_csv(tmp_path / "train.csv", header, rows)
     downloads = DownloadReport()
     ds = load_challenge_dataset(path, tmp_path / "images", download_report=downloads, **FAST)
     assert ds.column_names == [
@@ -220,6 +212,6 @@ def test_load_challenge_dataset(server, tmp_path):
     assert images[1].size == (100, 100) and images[1].getpixel((50, 50)) == (0, 0, 0)  # the placeholder
     assert images[2].getpixel((0, 0)) == (40, 0, 0)
 
-    test = _write_csv(tmp_path / "test.csv", header[:4], [(0, server.url + "/good/2.png", 1, "width")])
+    test = write_csv(tmp_path / "test.csv", header[:4], [(0, server.url + "/good/2.png", 1, "width")])
     test_ds = load_challenge_dataset(test, tmp_path / "images", **FAST)
     assert "entity_value" not in test_ds.column_names and test_ds["image_ok"] == [True]

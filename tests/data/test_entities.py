@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import math
-import os
-import runpy
-import shutil
-import subprocess
-import sys
 
 import pytest
 
@@ -28,7 +22,7 @@ from hf_pricer.data.entities import (
     parse_entity_value,
     sanity_check,
 )
-from hf_pricer.metrics import entity_f1
+from tests.utils import write_csv
 
 
 def test_unit_map_is_the_challenge_list():
@@ -213,74 +207,29 @@ def test_check_prediction(prediction, entity, reason):
 
 
 # ----------------------------------------------------------------------------------------------
-# F1: each of the five cases of the challenge's definition
-# ----------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "prediction, truth, counts",
-    [
-        ("2.0 gram", "2.0 gram", {"tp": 1, "fp": 0, "fn": 0, "tn": 0}),  # TP
-        ("3.0 gram", "2.0 gram", {"tp": 0, "fp": 1, "fn": 0, "tn": 0}),  # FP: wrong value
-        ("2.0 gram", "", {"tp": 0, "fp": 1, "fn": 0, "tn": 0}),  # FP: a value where there is none
-        ("", "2.0 gram", {"tp": 0, "fp": 0, "fn": 1, "tn": 0}),  # FN
-        ("", "", {"tp": 0, "fp": 0, "fn": 0, "tn": 1}),  # TN
-    ],
-)
-def test_f1_cases(prediction, truth, counts):
-    scores = entity_f1([prediction], [truth])
-    assert {k: scores[k] for k in counts} == counts
-
-
-def test_f1_values():
-    predictions = ["2.0 gram", "3.0 gram", "2.0 gram", "", "", "5.0 volt", None]
-    truths = ["2.0 gram", "2.0 gram", "", "2.0 gram", "", "5.0 volt", math.nan]
-    scores = entity_f1(predictions, truths)
-    assert (scores["tp"], scores["fp"], scores["fn"], scores["tn"]) == (2, 2, 1, 2)
-    assert scores["precision"] == pytest.approx(2 / 4)
-    assert scores["recall"] == pytest.approx(2 / 3)
-    assert scores["f1"] == pytest.approx(2 * 0.5 * (2 / 3) / (0.5 + 2 / 3))
-    assert scores["exact_match"] == pytest.approx(4 / 7)
-    assert entity_f1(["", ""], ["", ""])["f1"] == 0.0
-    with pytest.raises(ValueError, match="2 predictions for 1 ground truths"):
-        entity_f1(["", ""], [""])
-
-
-def test_f1_compares_strings_unless_canonicalized():
-    predictions, truths = ["2 gram", "500 gms", "garbage"], ["2.0 gram", "500.0 gram", "garbage"]
-    raw = entity_f1(predictions, truths)
-    assert (raw["tp"], raw["fp"]) == (1, 2)
-    canonical = entity_f1(predictions, truths, canonicalize=True)
-    assert (canonical["tp"], canonical["fp"], canonical["f1"]) == (3, 0, 1.0)
-
-
-# ----------------------------------------------------------------------------------------------
 # sanity checker
 # ----------------------------------------------------------------------------------------------
 
 
-def _write_csv(path, header, rows):
-    with open(path, "w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
-@pytest.fixture
-def test_csv(tmp_path):
+def write_test_csv(folder):
+    """A challenge test file of four rows, indices 0 to 3."""
     rows = [
         (0, "http://x/0.jpg", 1, "item_weight"),
         (1, "http://x/1.jpg", 1, "width"),
         (2, "http://x/2.jpg", 2, "voltage"),
         (3, "http://x/3.jpg", 2, "item_volume"),
     ]
-    return _write_csv(tmp_path / "test.csv", ["index", "image_link", "group_id", "entity_name"], rows)
+    return write_csv(folder / "test.csv", ["index", "image_link", "group_id", "entity_name"], rows)
+
+
+@pytest.fixture
+def test_csv(tmp_path):
+    return write_test_csv(tmp_path)
 
 
 def test_sanity_check_accepts_a_good_file(test_csv, tmp_path):
     good = [(0, "2.0 gram"), (1, "12.5 centimetre"), (2, ""), (3, "3 fluid ounce")]
-    output = _write_csv(tmp_path / "out.csv", ["index", "prediction"], good)
+    output = write_csv(tmp_path / "out.csv", ["index", "prediction"], good)
     assert sanity_check(test_csv, output) == {"rows": 4, "empty": 1}
 
 
@@ -300,7 +249,7 @@ def test_sanity_check_accepts_a_good_file(test_csv, tmp_path):
     ],
 )
 def test_sanity_check_rejects(test_csv, tmp_path, rows, message):
-    output = _write_csv(tmp_path / "out.csv", ["index", "prediction"], rows)
+    output = write_csv(tmp_path / "out.csv", ["index", "prediction"], rows)
     with pytest.raises(SanityCheckError, match="fails the sanity check") as error:
         sanity_check(test_csv, output)
     assert message in str(error.value)
@@ -311,44 +260,15 @@ def test_sanity_check_file_errors(test_csv, tmp_path):
         sanity_check(test_csv, tmp_path / "absent.csv")
     with pytest.raises(SanityCheckError, match="only .csv files"):
         sanity_check(test_csv, tmp_path / "out.txt")
-    no_prediction = _write_csv(tmp_path / "bad.csv", ["index", "value"], [(0, "2.0 gram")])
+    no_prediction = write_csv(tmp_path / "bad.csv", ["index", "value"], [(0, "2.0 gram")])
     with pytest.raises(SanityCheckError, match=r"missing column\(s\) \['prediction'\]"):
         sanity_check(test_csv, no_prediction)
 
 
 def test_sanity_check_without_entity_column_accepts_any_allowed_unit(tmp_path):
-    test = _write_csv(tmp_path / "test.csv", ["index"], [(0,), (1,)])
-    ok = _write_csv(tmp_path / "ok.csv", ["index", "prediction"], [(0, "2.0 volt"), (1, "1.0 cup")])
+    test = write_csv(tmp_path / "test.csv", ["index"], [(0,), (1,)])
+    ok = write_csv(tmp_path / "ok.csv", ["index", "prediction"], [(0, "2.0 volt"), (1, "1.0 cup")])
     assert sanity_check(test, ok)["rows"] == 2
-    bad = _write_csv(tmp_path / "bad.csv", ["index", "prediction"], [(0, "2.0 volts"), (1, "")])
+    bad = write_csv(tmp_path / "bad.csv", ["index", "prediction"], [(0, "2.0 volts"), (1, "")])
     with pytest.raises(SanityCheckError, match="index 0: unknown unit"):
         sanity_check(test, bad)
-
-
-def test_sanity_cli(test_csv, tmp_path, monkeypatch, capsys):
-    good = _write_csv(tmp_path / "out.csv", ["index", "prediction"], [(i, "") for i in range(4)])
-    bad = _write_csv(tmp_path / "bad.csv", ["index", "prediction"], [(0, "2 gms")])
-    from hf_pricer.commands.sanity import main
-
-    assert main(["--test_filename", str(test_csv), "--output_filename", str(good)]) == 0
-    assert main(["--test_filename", str(test_csv), "--output_filename", str(bad)]) == 1
-    # the module entry point, as `python -m hf_pricer.commands.sanity` runs it
-    argv = ["hf_pricer.commands.sanity", "--test_filename", str(test_csv), "--output_filename", str(bad)]
-    monkeypatch.setattr(sys, "argv", argv)
-    monkeypatch.delitem(sys.modules, "hf_pricer.commands.sanity")  # imported above; `-m` starts from the package
-    with pytest.raises(SystemExit) as exit_:
-        runpy.run_module("hf_pricer.commands.sanity", run_name="__main__", alter_sys=True)
-    assert exit_.value.code == 1
-    assert "3 missing index(es): 1, 2, 3" in capsys.readouterr().err
-
-
-def test_sanity_console_script(test_csv, tmp_path):
-    """`pip install hf_pricer` puts `hf-pricer-sanity` next to the interpreter."""
-    script = shutil.which("hf-pricer-sanity", path=os.path.dirname(sys.executable))
-    assert script is not None, "hf-pricer-sanity is not installed: reinstall the package (pip install -e .)"
-    good = _write_csv(tmp_path / "out.csv", ["index", "prediction"], [(i, "") for i in range(4)])
-    result = subprocess.run(
-        [script, "--test_filename", str(test_csv), "--output_filename", str(good)], capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr
-    assert "Parsing successful" in result.stdout

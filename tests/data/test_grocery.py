@@ -15,8 +15,9 @@ from hf_pricer.data.grocery import (
     parse_grocery_information,
     parse_package_size,
 )
+from tests.utils import GROCERY as GROCERY_DIR
 
-GROCERY = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "grocery"
+GROCERY = Path(GROCERY_DIR)
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,7 @@ import pandas as pd
 import pytest
 from datasets import Dataset, IterableDataset
 
-from hf_pricer.data import clean_items, load_items, log_price_statistics, normalize_item, parse_price
-from hf_pricer.data import schema
+from hf_pricer.data import clean_items, load_items, log_price_statistics, normalize_item, parse_price, schema
 
 GOOD = {"title": "Kettle", "text": "Steel kettle", "category": "Kitchen", "price": 25.0}
 BAD_ROWS = [

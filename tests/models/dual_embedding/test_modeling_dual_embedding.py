@@ -1,45 +1,26 @@
-import json
-import os
-import subprocess
-import sys
-import textwrap
-
 import pytest
 import torch
 from huggingface_hub.errors import StrictDataclassClassValidationError
-from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForImageClassification, ViTConfig
+from transformers import AutoImageProcessor, ViTImageProcessor
 
 from hf_pricer import (
     DualEmbeddingConfig,
     DualEmbeddingForRegression,
     EmbeddingClassifierConfig,
-    EmbeddingClassifierForImageClassification,
-    EmbeddingClassifierModel,
     FreezeWarmupCallback,
     module_parameter_groups,
 )
+from hf_pricer.hub import push_model_to_hub
 from hf_pricer.image_processing_utils import vit_image_processor
+from tests.models.embedding_classifier.test_modeling_embedding_classifier import (
+    IMAGE_SIZE,
+    pixels,
+    tiny_classifier,
+)
+from tests.test_modeling_common import ModelTesterMixin, train_on_one_batch
+from tests.utils import write_images
 
 encoder_learning_rates = DualEmbeddingForRegression.encoder_learning_rates
-
-IMAGE_SIZE = 32
-
-
-def tiny_vit(**kwargs):
-    values = dict(
-        hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64, image_size=IMAGE_SIZE,
-        patch_size=8,
-    )
-    return ViTConfig(**{**values, **kwargs})
-
-
-def tiny_classifier(num_labels=3, label_field="company", embedding_dim=16, seed=0):
-    torch.manual_seed(seed)
-    config = EmbeddingClassifierConfig(
-        vision_config=tiny_vit(), embedding_dim=embedding_dim, label_field=label_field,
-        id2label={index: f"{label_field}-{index}" for index in range(num_labels)},
-    )
-    return EmbeddingClassifierForImageClassification(config).eval()
 
 
 def tiny_regressor(attention_type="triple", seed=0, **kwargs):
@@ -48,26 +29,6 @@ def tiny_regressor(attention_type="triple", seed=0, **kwargs):
     kwargs = {"target_names": ["length", "diameter"], "embedding_dim": 16, "attention_hidden_size": 8,
               "head_hidden_size": 16, **kwargs}
     return DualEmbeddingForRegression.from_classifiers(company, model, attention_type=attention_type, **kwargs).eval()
-
-
-def pixels(batch_size=4, seed=0):
-    return torch.randn(batch_size, 3, IMAGE_SIZE, IMAGE_SIZE, generator=torch.Generator().manual_seed(seed))
-
-
-def test_classifier_outputs_embeddings_and_cross_entropy():
-    model = tiny_classifier(num_labels=3)
-    labels = torch.tensor([0, 2, 1, 0])
-    outputs = model(pixels(), labels=labels)
-    assert outputs.logits.shape == (4, 3)
-    assert outputs.embeddings.shape == (4, 16)
-    assert outputs.image_features.shape == (4, 32)
-    torch.testing.assert_close(outputs.loss, torch.nn.functional.cross_entropy(outputs.logits, labels))
-    assert model.loss_sum(outputs, labels).item() == pytest.approx(4 * outputs.loss.item(), rel=1e-5)
-
-
-def test_classifier_rejects_wrong_image_size():
-    with pytest.raises(ValueError, match=r"pixel_values.*image_size=32"):
-        tiny_classifier()(torch.randn(2, 3, 64, 64))
 
 
 @pytest.mark.parametrize(
@@ -133,17 +94,11 @@ def test_config_validation_names_the_field(kwargs, field):
 
 
 def test_loss_decreases_on_a_tiny_batch():
-    model = tiny_regressor(target_mean=[10.0, 4.0], target_std=[2.0, 0.5], dropout=0.0).train()
+    model = tiny_regressor(target_mean=[10.0, 4.0], target_std=[2.0, 0.5], dropout=0.0)
     noise = torch.randn(4, 2, generator=torch.Generator().manual_seed(1))
-    images, labels = pixels(4), noise * torch.tensor([2.0, 0.5]) + torch.tensor([10.0, 4.0])
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    losses = []
-    for _ in range(20):
-        loss = model(images, labels=labels).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    labels = noise * torch.tensor([2.0, 0.5]) + torch.tensor([10.0, 4.0])
+    batch = {"pixel_values": pixels(4), "labels": labels}
+    losses = train_on_one_batch(model, batch, 20, 1e-2, optimizer_class=torch.optim.Adam)
     assert losses[-1] < 0.5 * losses[0]
 
 
@@ -193,33 +148,33 @@ def test_encoder_learning_rate_groups():
     assert len(rates) == len(list(model.parameters()))
 
 
-def test_save_load_both_stages_and_auto_classes(tmp_path):
+class TestDualEmbeddingForRegression(ModelTesterMixin):
+    model_class = DualEmbeddingForRegression
+    processor_auto_classes = {AutoImageProcessor: ViTImageProcessor}
+
+    def get_model(self):
+        return tiny_regressor("hierarchical", target_mean=[10.0, 4.0], target_std=[2.0, 0.5])
+
+    def get_processor(self):
+        return vit_image_processor(IMAGE_SIZE)
+
+    def get_inputs(self, folder):
+        return {"images": write_images(folder, 2), "return_tensors": "pt"}
+
+    def check_reloaded(self, model, loaded):
+        assert isinstance(loaded.config.company_config, EmbeddingClassifierConfig)
+        assert loaded.config.company_config.vision_config.hidden_size == 32
+
+
+def test_stage_two_starts_from_classifiers_on_the_hub(hub_server):
     classifier = tiny_classifier()
-    classifier.save_pretrained(tmp_path / "company")
-    vit_image_processor(IMAGE_SIZE).save_pretrained(tmp_path / "company")
-    loaded = AutoModelForImageClassification.from_pretrained(tmp_path / "company").eval()
-    assert type(loaded) is EmbeddingClassifierForImageClassification
-    images = pixels()
-    torch.testing.assert_close(loaded(images).logits, classifier(images).logits)
-    # The base model loads from the classifier checkpoint (its `embedder`).
-    embedder = AutoModel.from_pretrained(tmp_path / "company").eval()
-    assert type(embedder) is EmbeddingClassifierModel
-    torch.testing.assert_close(embedder(images).embeddings, classifier(images).embeddings)
-    assert AutoImageProcessor.from_pretrained(tmp_path / "company").size == {"height": 32, "width": 32}
-
-    model = tiny_regressor("hierarchical", target_mean=[10.0, 4.0], target_std=[2.0, 0.5])
-    model.save_pretrained(tmp_path / "regressor")
-    config = AutoConfig.from_pretrained(tmp_path / "regressor")
-    assert isinstance(config.company_config, EmbeddingClassifierConfig)
-    assert config.company_config.vision_config.hidden_size == 32
-    reloaded = AutoModel.from_pretrained(tmp_path / "regressor").eval()
-    assert type(reloaded) is DualEmbeddingForRegression
-    for (name, a), (_, b) in zip(model.state_dict().items(), reloaded.state_dict().items(), strict=True):
-        assert torch.equal(a, b), name
-    torch.testing.assert_close(reloaded(images).predictions, model(images).predictions)
+    repo_id = "tester/embedding-classifier-stage-one"
+    push_model_to_hub(classifier, repo_id, processor=vit_image_processor(IMAGE_SIZE))
+    stage_two = DualEmbeddingForRegression.from_classifiers(repo_id, repo_id, embedding_dim=8)
+    assert torch.equal(stage_two.model_encoder.projection[0].weight, classifier.embedder.projection[0].weight)
 
 
-def test_seed_size_config_builds_on_meta():
+def test_design_size_config_builds_on_meta():
     config = DualEmbeddingConfig()
     with torch.device("meta"):
         model = DualEmbeddingForRegression(config)
@@ -230,48 +185,3 @@ def test_seed_size_config_builds_on_meta():
     assert 170e6 < model.num_parameters() < 175e6  # two ViT-Base/16 encoders
 
 
-@pytest.mark.slow
-def test_hub_round_trip_both_stages_and_remote_code(hub_server, tmp_path):
-    from hf_pricer.hub import push_model_to_hub
-
-    classifier, model = tiny_classifier(), tiny_regressor("dual")
-    push_model_to_hub(classifier, "tester/embedding-classifier-tiny", processor=vit_image_processor(IMAGE_SIZE))
-    push_model_to_hub(model, "tester/dual-embedding-tiny", processor=vit_image_processor(IMAGE_SIZE))
-    images = pixels(2)
-    loaded = AutoModelForImageClassification.from_pretrained("tester/embedding-classifier-tiny").eval()
-    torch.testing.assert_close(loaded(images).logits, classifier(images).logits)
-    reloaded = AutoModel.from_pretrained("tester/dual-embedding-tiny").eval()
-    torch.testing.assert_close(reloaded(images).predictions, model(images).predictions)
-    stage_two = DualEmbeddingForRegression.from_classifiers(
-        "tester/embedding-classifier-tiny", "tester/embedding-classifier-tiny", embedding_dim=8
-    )
-    assert torch.equal(stage_two.model_encoder.projection[0].weight, classifier.embedder.projection[0].weight)
-
-    torch.save(images, tmp_path / "images.pt")
-    script = textwrap.dedent(
-        f"""
-        import json, sys, torch
-        from transformers import AutoImageProcessor, AutoModel, AutoModelForImageClassification
-        assert "hf_pricer" not in sys.modules
-        images = torch.load({str(tmp_path / "images.pt")!r}, weights_only=True)
-        model = AutoModel.from_pretrained("tester/dual-embedding-tiny", trust_remote_code=True).eval()
-        classifier = AutoModelForImageClassification.from_pretrained(
-            "tester/embedding-classifier-tiny", trust_remote_code=True
-        ).eval()
-        processor = AutoImageProcessor.from_pretrained("tester/dual-embedding-tiny")
-        print("RESULT=" + json.dumps({{
-            "module": type(model).__module__, "predictions": model(images).predictions.tolist(),
-            "logits": classifier(images).logits.tolist(), "size": processor.size["height"],
-        }}))
-        """
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=300,
-        stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": ""},
-    )
-    assert "RESULT=" in result.stdout, result.stdout[-2000:] + result.stderr[-2000:]
-    report = json.loads(result.stdout.split("RESULT=")[-1])
-    assert report["module"].startswith("transformers_modules")
-    torch.testing.assert_close(torch.tensor(report["predictions"]), model(images).predictions)
-    torch.testing.assert_close(torch.tensor(report["logits"]), classifier(images).logits)
-    assert report["size"] == IMAGE_SIZE

@@ -5,11 +5,19 @@ import safetensors.torch
 import timm
 import torch
 from huggingface_hub.errors import StrictDataclassClassValidationError
-from transformers import AutoConfig, AutoModel, BertConfig, BertModel
+from transformers import AutoImageProcessor, AutoModel, AutoProcessor, BertConfig, BertModel
 
-import hf_pricer
-from hf_pricer.models.dual_encoder import DualEncoderConfig, DualEncoderForPriceRegression
+from hf_pricer.models.dual_encoder import (
+    DualEncoderConfig,
+    DualEncoderForPriceRegression,
+    DualEncoderImageProcessor,
+    DualEncoderProcessor,
+)
 from hf_pricer.trainer import FreezeWarmupCallback, module_parameter_groups
+from tests.test_modeling_common import ModelTesterMixin, train_on_one_batch
+from tests.utils import write_images
+
+from .test_processing_dual_encoder import letter_tokenizer
 
 IMAGE_SIZE = 64
 BACKBONE = "mobilenetv3_small_050"  # pooled features (1024) wider than its feature map (288)
@@ -180,16 +188,9 @@ def test_modalities_ablation():
 
 
 def test_loss_decreases_on_tiny_batch():
-    model = tiny_model(log_price_mean=float(torch.log1p(LABELS).mean())).train()
-    inputs = {**batch(), "has_image": torch.tensor([True, True, False, True])}
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(20):
-        optimizer.zero_grad()
-        loss = model(**inputs, labels=LABELS).loss
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    model = tiny_model(log_price_mean=float(torch.log1p(LABELS).mean()))
+    inputs = {**batch(), "has_image": torch.tensor([True, True, False, True]), "labels": LABELS}
+    losses = train_on_one_batch(model, inputs, 20, 3e-3)
     assert losses[-1] < 0.5 * losses[0]
 
 
@@ -224,24 +225,30 @@ def test_encoders_survive_post_init_and_initialize_weights():
     assert not torch.equal(model.head[0].weight, head_weight), "the model's own layers are initialised"
 
 
-def test_save_load_equality(tmp_path):
-    model = tiny_model(text_attends_image=True).train()
-    with torch.no_grad():
-        model(**batch())  # moves the BatchNorm running statistics away from their defaults
-    model.eval()
-    model.save_pretrained(tmp_path)
-    assert (tmp_path / "model.safetensors").is_file()
-    loaded, info = DualEncoderForPriceRegression.from_pretrained(tmp_path, output_loading_info=True)
-    assert not info["missing_keys"] and not info["unexpected_keys"]
-    assert loaded.config.image_feature_dim == 1024 and loaded.config.text_config.hidden_size == 32
-    state, loaded_state = model.state_dict(), loaded.state_dict()
-    assert state.keys() == loaded_state.keys()
-    for name in state:
-        assert torch.equal(state[name], loaded_state[name]), name
-    bn = next(m for m in loaded.image_encoder.modules() if isinstance(m, torch.nn.BatchNorm2d))
-    assert not torch.all(bn.running_mean == 0)
-    with torch.no_grad():
-        torch.testing.assert_close(loaded.eval()(**batch()).log_price, model(**batch()).log_price)
+class TestDualEncoderForPriceRegression(ModelTesterMixin):
+    model_class = DualEncoderForPriceRegression
+    processor_auto_classes = {
+        AutoProcessor: DualEncoderProcessor,
+        AutoImageProcessor: DualEncoderImageProcessor,
+    }
+
+    def get_model(self):
+        model = tiny_model(text_attends_image=True).train()
+        with torch.no_grad():
+            model(**batch())  # moves the BatchNorm running statistics away from their defaults
+        return model.eval()
+
+    def get_processor(self):
+        image_processor = DualEncoderImageProcessor(size=IMAGE_SIZE)
+        return DualEncoderProcessor(image_processor, letter_tokenizer(), max_length=12)
+
+    def get_inputs(self, folder):
+        return {"images": [*write_images(folder, 1, size=(80, 60)), None], "text": ["steel kettle", ""]}
+
+    def check_reloaded(self, model, loaded):
+        assert loaded.config.image_feature_dim == 1024 and loaded.config.text_config.hidden_size == 32
+        batchnorm = next(m for m in loaded.image_encoder.modules() if isinstance(m, torch.nn.BatchNorm2d))
+        assert not torch.all(batchnorm.running_mean == 0)
 
 
 def test_from_pretrained_initialises_encoder_tensors_missing_from_the_checkpoint(tmp_path):
@@ -260,14 +267,6 @@ def test_from_pretrained_initialises_encoder_tensors_missing_from_the_checkpoint
     for name, tensor in loaded.state_dict().items():
         if name not in dropped:
             assert torch.equal(tensor, weights[name]), name
-
-
-def test_auto_classes(tmp_path):
-    if not hasattr(hf_pricer, "DualEncoderForPriceRegression"):
-        pytest.skip("the dual encoder is not registered in hf_pricer/__init__.py yet")
-    tiny_model().save_pretrained(tmp_path)
-    assert type(AutoConfig.from_pretrained(tmp_path)) is DualEncoderConfig
-    assert type(AutoModel.from_pretrained(tmp_path)) is DualEncoderForPriceRegression
 
 
 def test_any_text_encoder_from_a_dict():
@@ -304,10 +303,10 @@ def test_frozen_image_encoder_keeps_batchnorm_statistics():
     model.train()
     assert all(m.training for m in batchnorms)
 
-    seed_like = tiny_model(image_encoder_bn_eval_when_frozen=False)
-    callback._set_trainable(seed_like, "image_encoder", False)
-    seed_like.train()
-    assert all(m.training for m in seed_like.image_encoder.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    batchnorm_trains = tiny_model(image_encoder_bn_eval_when_frozen=False)
+    callback._set_trainable(batchnorm_trains, "image_encoder", False)
+    batchnorm_trains.train()
+    assert all(m.training for m in batchnorm_trains.image_encoder.modules() if isinstance(m, torch.nn.BatchNorm2d))
 
 
 def test_encoder_prefixes_match_trainer_helpers():
@@ -340,7 +339,7 @@ def test_config_validation_names_the_field(overrides, field):
         tiny_config(**overrides)
 
 
-def test_config_defaults_are_the_seed():
+def test_config_defaults_are_the_design():
     config = DualEncoderConfig()
     assert config.text_config.model_type == "bert" and config.text_config.hidden_size == 768
     assert (config.image_encoder, config.image_size, config.projection_dim) == ("efficientnet_b4", 380, 512)
@@ -379,14 +378,9 @@ def test_from_encoders_with_local_weights(tmp_path):
     image_model = timm.create_model(BACKBONE)  # with its ImageNet-size classifier, as timm checkpoints are
     safetensors.torch.save_file(image_model.state_dict(), tmp_path / "image.safetensors")
 
+    sizes = dict(image_size=IMAGE_SIZE, projection_dim=32, num_attention_heads=4, head_hidden_sizes=[32, 16, 8])
     model = DualEncoderForPriceRegression.from_encoders(
-        str(tmp_path / "text"),
-        image_encoder=BACKBONE,
-        image_weights=str(tmp_path / "image.safetensors"),
-        image_size=IMAGE_SIZE,
-        projection_dim=32,
-        num_attention_heads=4,
-        head_hidden_sizes=[32, 16, 8],
+        str(tmp_path / "text"), image_encoder=BACKBONE, image_weights=str(tmp_path / "image.safetensors"), **sizes
     )
     assert model.config.text_config.hidden_size == 32
     for name, tensor in model.text_encoder.state_dict().items():
@@ -399,13 +393,7 @@ def test_from_encoders_with_local_weights(tmp_path):
 
     with pytest.raises(ValueError, match="no such file"):
         DualEncoderForPriceRegression.from_encoders(
-            str(tmp_path / "text"),
-            image_encoder=BACKBONE,
-            image_weights=str(tmp_path / "missing.pth"),
-            image_size=IMAGE_SIZE,
-            projection_dim=32,
-            num_attention_heads=4,
-            head_hidden_sizes=[32, 16, 8],
+            str(tmp_path / "text"), image_encoder=BACKBONE, image_weights=str(tmp_path / "missing.pth"), **sizes
         )
 
 

@@ -1,5 +1,4 @@
 import io
-import json
 
 import numpy as np
 import pytest
@@ -9,22 +8,19 @@ from PIL import Image
 from transformers import BertTokenizer
 
 from hf_pricer.data import generate_catalog
-from hf_pricer.models.dual_encoder.processing_dual_encoder import (
-    DualEncoderCollator,
-    DualEncoderImageProcessor,
-    DualEncoderProcessor,
-)
-
-MEAN = torch.tensor([0.485, 0.456, 0.406])
-STD = torch.tensor([0.229, 0.224, 0.225])
+from hf_pricer.models.dual_encoder import DualEncoderCollator, DualEncoderImageProcessor, DualEncoderProcessor
 
 
-@pytest.fixture(scope="module")
-def tokenizer():
+def letter_tokenizer():
     """A tiny BERT tokenizer: words split into letters, so the token count follows the text length."""
     letters = "abcdefghijklmnopqrstuvwxyz"
     tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *letters, *(f"##{c}" for c in letters)]
     return BertTokenizer(vocab={token: i for i, token in enumerate(tokens)})
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return letter_tokenizer()
 
 
 @pytest.fixture(scope="module")
@@ -40,84 +36,6 @@ def _png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def test_defaults_follow_the_seed():
-    image_processor = DualEncoderImageProcessor()
-    assert image_processor.size == {"height": 380, "width": 380}
-    assert image_processor.image_mean == [0.485, 0.456, 0.406] and image_processor.image_std == [
-        0.229,
-        0.224,
-        0.225,
-    ]
-    assert (image_processor.flip_probability, image_processor.rotation_degrees) == (0.5, 15.0)
-    assert image_processor.color_jitter == {"brightness": 0.2, "contrast": 0.2, "saturation": 0.2}
-    out = image_processor(Image.new("RGB", (50, 30)), train=True)
-    assert out["pixel_values"].shape == (1, 3, 380, 380) and out["pixel_values"].dtype == torch.float32
-
-
-def test_eval_resizes_and_normalises_with_imagenet_statistics():
-    colour = (255, 128, 0)
-    out = DualEncoderImageProcessor(size={"height": 24, "width": 40})([Image.new("RGB", (7, 90), colour)] * 2)
-    assert out["pixel_values"].shape == (2, 3, 24, 40) and out["has_image"].tolist() == [True, True]
-    expected = (torch.tensor(colour) / 255 - MEAN) / STD
-    torch.testing.assert_close(out["pixel_values"], expected.view(1, 3, 1, 1).expand(2, 3, 24, 40))
-
-
-def test_eval_is_deterministic_and_train_augments(catalog):
-    image_processor = DualEncoderImageProcessor(size=32)
-    images = catalog["image"][:4]
-    torch.testing.assert_close(
-        image_processor(images)["pixel_values"], image_processor(images)["pixel_values"]
-    )
-    first, second = (image_processor(images, train=True)["pixel_values"] for _ in range(2))
-    assert first.shape == (4, 3, 32, 32) and not torch.equal(first, second)
-    state = torch.get_rng_state()
-    seeded = image_processor(images, train=True, seed=3)["pixel_values"]
-    torch.testing.assert_close(seeded, image_processor(images, train=True, seed=3)["pixel_values"])
-    assert torch.equal(state, torch.get_rng_state())  # a seed does not touch the global RNG
-    still = DualEncoderImageProcessor(size=32, flip_probability=0, rotation_degrees=0, color_jitter=0)
-    assert still.color_jitter == {}
-    torch.testing.assert_close(
-        still(images, train=True)["pixel_values"], image_processor(images)["pixel_values"]
-    )
-
-
-def test_colour_jitter_is_configurable_and_checked():
-    assert DualEncoderImageProcessor(color_jitter={"hue": 0.1}).color_jitter == {"hue": 0.1}
-    with pytest.raises(ValueError, match="color_jitter"):
-        DualEncoderImageProcessor(color_jitter={"sharpness": 0.1})
-
-
-def test_unusable_images_are_zero_flagged_and_counted(tmp_path, caplog):
-    image_processor = DualEncoderImageProcessor(size=16, max_pixels=10_000)
-    images = [
-        Image.new("RGB", (8, 8), "red"),
-        None,
-        tmp_path / "gone.png",
-        b"junk",
-        Image.new("RGB", (200, 200)),
-    ]
-    with caplog.at_level("WARNING"):
-        out = image_processor(images, train=True, ids=["a", "b", "c", "d", "e"])
-    assert out["has_image"].tolist() == [True, False, False, False, False]
-    assert out["pixel_values"][0].abs().sum() > 0 and out["pixel_values"][1:].abs().sum() == 0
-    report = image_processor.image_report
-    assert report.kept == 1
-    assert report.counts == {"no image": 1, "image not found": 1, "unreadable image": 1, "image too large": 1}
-    assert "item e: image too large (200×200 pixels)" in caplog.text
-
-
-def test_image_processor_save_and_load(tmp_path):
-    image_processor = DualEncoderImageProcessor(size=20, rotation_degrees=5, color_jitter={"brightness": 0.4})
-    image_processor.image_report.add("no image")
-    image_processor.save_pretrained(tmp_path)
-    saved = json.loads((tmp_path / "preprocessor_config.json").read_text())
-    assert "image_report" not in saved and saved["image_processor_type"] == "DualEncoderImageProcessor"
-    loaded = DualEncoderImageProcessor.from_pretrained(tmp_path)
-    assert loaded.to_dict() == image_processor.to_dict() and loaded.image_report.missing == 0
-    image = Image.new("RGB", (30, 10), (1, 2, 3))
-    torch.testing.assert_close(loaded(image, train=True, seed=0), image_processor(image, train=True, seed=0))
 
 
 def test_text_flags_padding_and_truncation(tokenizer):

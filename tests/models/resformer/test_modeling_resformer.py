@@ -2,21 +2,34 @@ import numpy as np
 import pytest
 import torch
 from huggingface_hub.errors import StrictDataclassClassValidationError
-from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText
+from transformers import (
+    AutoImageProcessor,
+    AutoModel,
+    AutoModelForImageTextToText,
+    AutoProcessor,
+    AutoTokenizer,
+)
 
-from hf_pricer import ResformerConfig, ResformerConstrainedLogitsProcessor, ResformerForConditionalGeneration, ResformerTokenizer
-from hf_pricer.data.entities import ENTITY_UNIT_MAP, check_prediction, format_prediction, normalize_entity_value
+from hf_pricer import (
+    ResformerConfig,
+    ResformerConstrainedLogitsProcessor,
+    ResformerForConditionalGeneration,
+    ResformerImageProcessor,
+    ResformerProcessor,
+    ResformerTokenizer,
+)
+from hf_pricer.data.entities import (
+    ENTITY_UNIT_MAP,
+    check_prediction,
+    format_prediction,
+    normalize_entity_value,
+)
+from tests.test_modeling_common import ModelTesterMixin, train_on_one_batch
+from tests.utils import write_images
+
+from .test_processing_resformer import tiny_processor
 
 TOKENIZER = ResformerTokenizer()
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These models are tiny: one thread beats two that wait for each other on a busy machine (80 s vs 12 s)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 ENTITIES = ["voltage", "wattage", "item_volume", "width", "item_weight", "voltage"]
 
 
@@ -150,40 +163,44 @@ def test_unconstrained_random_model_writes_invalid_text():
     assert any(check_prediction(p, name) is not None for p, name in zip(predictions, ENTITIES))
 
 
+@pytest.mark.slow
 def test_overfits_a_tiny_batch_and_beam_search_reads_it_back():
     torch.manual_seed(0)
-    model = ResformerForConditionalGeneration(tiny_config()).train()
+    model = ResformerForConditionalGeneration(tiny_config())
     texts = ["2.5 volt", "", "12.0 litre", "3.0 inch", "0.25 gram", "1.0 kilovolt"]
-    labels, batch = labels_for(texts), inputs()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(150):
-        loss = model(**batch, labels=labels).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-        losses.append(loss.item())
+    batch = inputs()
+    losses = train_on_one_batch(model, {**batch, "labels": labels_for(texts)}, 150, 3e-3)
     assert losses[-1] < 0.05 * losses[0]
     model.eval()
     for kwargs in ({}, {"num_beams": 4}, {"constrained_decoding": False}):
         assert TOKENIZER.batch_decode(model.generate(**batch, **kwargs), skip_special_tokens=True) == texts, kwargs
 
 
-def test_save_load_and_auto_classes(tmp_path):
-    model = tiny_model(3)
-    model.save_pretrained(tmp_path)
-    assert (tmp_path / "model.safetensors").is_file()
-    assert type(AutoConfig.from_pretrained(tmp_path)) is ResformerConfig
-    for auto in (AutoModel, AutoModelForImageTextToText, ResformerForConditionalGeneration):
-        loaded = auto.from_pretrained(tmp_path).eval()
-        assert type(loaded) is ResformerForConditionalGeneration
-        for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
-            assert torch.equal(a, b), name
-    torch.testing.assert_close(loaded.generate(**inputs(), num_beams=2), model.generate(**inputs(), num_beams=2))
-    assert loaded.generation_config.max_length == 16
+class TestResformerForConditionalGeneration(ModelTesterMixin):
+    model_class = ResformerForConditionalGeneration
+    auto_classes = (AutoModel, AutoModelForImageTextToText)
+    processor_auto_classes = {
+        AutoProcessor: ResformerProcessor,
+        AutoTokenizer: ResformerTokenizer,
+        AutoImageProcessor: ResformerImageProcessor,
+    }
+    generate_kwargs = {"num_beams": 2}
+    postprocess = "decode_predictions"
+
+    def get_model(self):
+        return tiny_model(3)
+
+    def get_processor(self):
+        return tiny_processor(size=32)
+
+    def get_inputs(self, folder):
+        return {"images": write_images(folder, 2), "entity_names": ["voltage", "item_volume"]}
+
+    def check_reloaded(self, model, loaded):
+        assert loaded.generation_config.max_length == 16
 
 
-def test_meta_device_build_of_seed_sizes():
+def test_meta_device_build_of_the_design_sizes():
     with torch.device("meta"):
         model = ResformerForConditionalGeneration(ResformerConfig())
     config = model.config

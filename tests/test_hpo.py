@@ -1,33 +1,24 @@
+"""Hyperparameter search (`hf_pricer.hpo`): the results table, and a two-trial search of the dual-embedding
+regressor that reaches each trial's config and learning rates."""
+
 import csv
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
-from transformers import EvalPrediction, TrainerCallback
+from transformers import TrainerCallback
 
-from hf_pricer import FreezeWarmupCallback, PricerTrainer, PricerTrainingArguments
-from hf_pricer import DualEmbeddingCollator
+from hf_pricer import DualEmbeddingCollator, FreezeWarmupCallback, PricerTrainer, PricerTrainingArguments
 from hf_pricer.data.records import load_records, target_statistics
-from hf_pricer.hpo import DualEmbeddingSearchSpace, dual_embedding_model_init, search_hyperparameters, write_results_table
+from hf_pricer.hpo import (
+    DualEmbeddingSearchSpace,
+    dual_embedding_model_init,
+    search_hyperparameters,
+    write_results_table,
+)
 from hf_pricer.image_processing_utils import vit_image_processor
-from hf_pricer.metrics import classification_metrics, regression_metrics
-
-from .test_modeling_dual_embedding import IMAGE_SIZE, tiny_classifier
-
-
-def test_regression_metrics_per_target_and_mean():
-    compute = regression_metrics(["length", "diameter"])
-    predictions = np.array([[10.0, 4.0], [12.0, 3.0]])
-    labels = np.array([[11.0, 4.0], [12.0, 4.0]])
-    metrics = compute(EvalPrediction(predictions=(predictions, np.ones((2, 3)) / 3), label_ids=labels))
-    assert metrics == pytest.approx({"mae_length": 0.5, "mae_diameter": 0.5, "mean_mae": 0.5})
-    with pytest.raises(ValueError, match=r"\(num_items, 2\)"):
-        compute(EvalPrediction(predictions=predictions[:, :1], label_ids=labels[:, :1]))
-    logits = np.array([[0.1, 2.0], [3.0, 0.0], [0.0, 1.0]])
-    assert classification_metrics(EvalPrediction(predictions=logits, label_ids=np.array([1, 0, 0]))) == {
-        "accuracy": pytest.approx(2 / 3)
-    }
+from hf_pricer.metrics import regression_metrics
+from tests.models.embedding_classifier.test_modeling_embedding_classifier import IMAGE_SIZE, tiny_classifier
 
 
 def test_results_table_is_sorted_with_failed_trials_last(tmp_path):
@@ -113,23 +104,3 @@ def test_two_trial_search_reaches_the_config_and_writes_the_table(tmp_path):
     assert {"embedding_dim", "attention_type", "unfreeze_epochs", "lr_multiplier", "learning_rate"} <= set(table[0])
     assert (tmp_path / "hpo" / "hpo_results.md").read_text().count("\n") == 4
     assert (tmp_path / "hpo" / "hpo_best_run.json").is_file()
-
-
-def test_trainer_restores_vit_checkpoints_by_their_saved_names(tmp_path):
-    """transformers 5 saves ViT weights under legacy names; `load_best_model_at_end` and resuming must map them."""
-    from .test_modeling_dual_embedding import tiny_classifier
-
-    best = tiny_classifier(seed=1)
-    best.save_pretrained(tmp_path / "checkpoint-best")
-    model = tiny_classifier(seed=2)
-    trainer = PricerTrainer(model=model, args=PricerTrainingArguments(output_dir=str(tmp_path), use_cpu=True,
-                                                                      report_to="none"))
-    trainer.state.best_model_checkpoint = str(tmp_path / "checkpoint-best")
-    trainer._load_best_model()
-    for name, tensor in best.state_dict().items():
-        torch.testing.assert_close(model.state_dict()[name], tensor, msg=name)
-
-    resumed = tiny_classifier(seed=3)
-    trainer._load_from_checkpoint(str(tmp_path / "checkpoint-best"), resumed)
-    torch.testing.assert_close(resumed.embedder.vit.layers[0].attention.q_proj.weight,
-                               best.embedder.vit.layers[0].attention.q_proj.weight)

@@ -1,4 +1,5 @@
-"""End-to-end tests of recipes/train_resformer.py on tiny settings, and the seed config on the meta device."""
+"""recipes/train_resformer.py: tiny end-to-end runs (on rendered labels and on challenge CSVs), and the design config
+on the meta device."""
 
 import csv
 import json
@@ -6,13 +7,15 @@ import os
 
 import pytest
 import torch
+import train_resformer
 from huggingface_hub import ModelCard
 
 import hf_pricer
 from hf_pricer.cli import parse_recipe_args
 from hf_pricer.data.entities import sanity_check
+from hf_pricer.data.label_images import generate_label_images
+from tests.utils import CONFIGS_DIR
 
-RECIPES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "recipes")
 TINY = [
     "--train_size", "48", "--eval_size", "12", "--per_device_train_batch_size", "16", "--per_device_eval_batch_size", "12",
     "--image_size", "64", "--resnet_hidden_sizes", "8", "16", "16", "--resnet_attention_heads", "2", "--d_model", "16",
@@ -21,9 +24,8 @@ TINY = [
 ]
 
 
+@pytest.mark.slow
 def test_recipe_trains_evaluates_with_generation_and_writes_checked_predictions(tmp_path):
-    import train_resformer
-
     trainer = train_resformer.main([*TINY, "--num_train_epochs", "2", "--generation_num_beams", "2",
                                     "--output_dir", str(tmp_path)])
     assert trainer.state.global_step == 6
@@ -49,11 +51,9 @@ def test_recipe_trains_evaluates_with_generation_and_writes_checked_predictions(
     assert loaded.config.image_size == 64 and processor.image_processor.size == {"height": 64, "width": 64}
 
 
-def test_seed_config_parses_and_builds_on_meta():
-    import train_resformer
-
+def test_design_config_parses_and_builds_on_meta():
     model_args, preset, data_args, training_args = parse_recipe_args(
-        train_resformer.ARGUMENT_TYPES, args=[os.path.join(RECIPES, "configs", "resformer_design.yaml")]
+        train_resformer.ARGUMENT_TYPES, args=[os.path.join(CONFIGS_DIR, "resformer_design.yaml")]
     )
     assert training_args.predict_with_generate and training_args.generation_num_beams == 4
     config = preset.config(model_args)
@@ -65,8 +65,6 @@ def test_seed_config_parses_and_builds_on_meta():
 
 
 def test_cpu_preset_is_the_default():
-    import train_resformer
-
     model_args, preset, data_args, training_args = parse_recipe_args(
         train_resformer.ARGUMENT_TYPES, train_resformer.CPU_PRESET, []
     )
@@ -84,11 +82,8 @@ def _challenge_csv(path, rows, labels=True):
     return str(path)
 
 
+@pytest.mark.slow
 def test_recipe_trains_on_challenge_csvs_and_answers_the_test_file(tmp_path):
-    import train_resformer
-
-    from hf_pricer.data.label_images import generate_label_images
-
     rows, canonical = [], {}
     for i, row in enumerate(generate_label_images(24, split="train", image_size=64)):
         canonical[100 + i] = row["entity_value"]

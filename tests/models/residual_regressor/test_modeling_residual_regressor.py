@@ -1,9 +1,10 @@
 import pytest
 import torch
 from huggingface_hub.errors import StrictDataclassClassValidationError
-from transformers import AutoConfig, AutoModel
+from transformers import AutoFeatureExtractor
 
 from hf_pricer import ResidualRegressorConfig, ResidualRegressorForPriceRegression, ResidualRegressorProcessor
+from tests.test_modeling_common import ModelTesterMixin, train_on_one_batch
 
 TEXTS = [
     "Stainless steel electric kettle with rapid boil and keep warm",
@@ -17,6 +18,11 @@ def tiny_config(**overrides):
     values = dict(num_features=64, num_layers=4, hidden_size=32, dropout=0.0, log_price_mean=3.0, log_price_std=1.5)
     values.update(overrides)
     return ResidualRegressorConfig(**values)
+
+
+def tiny_model(seed=0, **overrides):
+    torch.manual_seed(seed)
+    return ResidualRegressorForPriceRegression(tiny_config(**overrides)).eval()
 
 
 def batches(num_features=64):
@@ -63,37 +69,25 @@ def test_loss_decreases_on_tiny_batch():
     torch.manual_seed(0)
     model = ResidualRegressorForPriceRegression(tiny_config())
     dense, _ = batches()
-    labels = torch.tensor([30.0, 5.0, 80.0, 10.0])
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
-    losses = []
-    for _ in range(30):
-        optimizer.zero_grad()
-        loss = model(**dense, labels=labels).loss
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = train_on_one_batch(model, {**dense, "labels": torch.tensor([30.0, 5.0, 80.0, 10.0])}, 30, 1e-2)
     assert losses[-1] < 0.2 * losses[0]
 
 
-def test_save_load_equality(tmp_path):
-    torch.manual_seed(0)
-    model = ResidualRegressorForPriceRegression(tiny_config()).eval()
-    model.save_pretrained(tmp_path)
-    assert (tmp_path / "model.safetensors").is_file()
-    assert not list(tmp_path.glob("*.bin"))
-    loaded = ResidualRegressorForPriceRegression.from_pretrained(tmp_path).eval()
-    assert loaded.config.log_price_mean == 3.0 and loaded.config.log_price_std == 1.5
-    for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
-        assert torch.equal(a, b), name
-    dense, _ = batches()
-    torch.testing.assert_close(loaded(**dense).predictions, model(**dense).predictions)
+class TestResidualRegressorForPriceRegression(ModelTesterMixin):
+    model_class = ResidualRegressorForPriceRegression
+    processor_auto_classes = {AutoFeatureExtractor: ResidualRegressorProcessor}
 
+    def get_model(self):
+        return tiny_model()
 
-def test_auto_classes(tmp_path):
-    model = ResidualRegressorForPriceRegression(tiny_config())
-    model.save_pretrained(tmp_path)
-    assert type(AutoConfig.from_pretrained(tmp_path)) is ResidualRegressorConfig
-    assert type(AutoModel.from_pretrained(tmp_path)) is ResidualRegressorForPriceRegression
+    def get_processor(self):
+        return ResidualRegressorProcessor(n_features=64)
+
+    def get_inputs(self, folder):
+        return {"text": TEXTS}
+
+    def check_reloaded(self, model, loaded):
+        assert loaded.config.log_price_mean == 3.0 and loaded.config.log_price_std == 1.5
 
 
 def test_post_init_initialises_own_layers_only():

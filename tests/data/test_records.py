@@ -1,3 +1,6 @@
+"""Labelled image records (`hf_pricer.data.records`): the JSON files of the dual-embedding models, their
+checks, label vocabularies, the results JSON, and the catalog and Grocery Store converters."""
+
 import json
 import logging
 import os
@@ -7,15 +10,6 @@ import pytest
 import torch
 from PIL import Image
 
-from hf_pricer import DualEmbeddingCollator, EmbeddingClassifierCollator
-from hf_pricer.data.records import (
-    keep_known_labels,
-    label_vocabulary,
-    load_records,
-    save_json,
-    write_catalog_json,
-)
-from hf_pricer.image_processing_utils import vit_image_processor
 from hf_pricer.data.records import (
     EMPTY_STRING,
     IMAGE_NOT_FOUND,
@@ -25,40 +19,51 @@ from hf_pricer.data.records import (
     NON_NUMERIC_TARGET,
     UNKNOWN_LABEL,
     grocery_records,
+    keep_known_labels,
+    label_vocabulary,
+    load_records,
+    save_json,
+    write_catalog_json,
 )
+from tests.utils import GROCERY
 
-GROCERY = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "shared", "data", "grocery")
 TARGETS = ["length", "diameter"]
 
 
-def _good(image="ok.png", **overrides):
+def good_record(image="ok.png", **overrides):
     return {"image_path": image, "company": "Acme", "model": "A1", "length": "10.5", "diameter": 4, **overrides}
+
+
+def write_image_folder(folder):
+    """`ok.png`, a readable image, and `broken.png`, which is not one."""
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(folder / "ok.png")
+    (folder / "broken.png").write_bytes(b"not an image")
+    return folder
 
 
 @pytest.fixture
 def image_folder(tmp_path):
-    Image.new("RGB", (40, 30), (200, 30, 30)).save(tmp_path / "ok.png")
-    (tmp_path / "broken.png").write_bytes(b"not an image")
-    return tmp_path
+    return write_image_folder(tmp_path)
 
 
 def test_every_bad_record_is_skipped_and_counted_by_reason(image_folder, caplog):
     records = [
-        _good(),
-        _good(image=str(image_folder / "ok.png"), company=" Zenith ", length=11.0),  # absolute path, padded label
+        good_record(),
+        # an absolute path and a padded label
+        good_record(image=str(image_folder / "ok.png"), company=" Zenith ", length=11.0),
         ["not", "a", "record"],
-        _good(company=None),
-        {key: value for key, value in _good().items() if key != "diameter"},
-        _good(model="  "),
-        _good(length=""),
-        _good(length="ten"),
-        _good(diameter=True),
-        _good(length="nan"),
-        _good(diameter=float("inf")),
-        _good(image="missing.png"),
-        _good(image=""),
-        _good(image="broken.png"),
-        {key: value for key, value in _good().items() if key != "image_path"},
+        good_record(company=None),
+        {key: value for key, value in good_record().items() if key != "diameter"},
+        good_record(model="  "),
+        good_record(length=""),
+        good_record(length="ten"),
+        good_record(diameter=True),
+        good_record(length="nan"),
+        good_record(diameter=float("inf")),
+        good_record(image="missing.png"),
+        good_record(image=""),
+        good_record(image="broken.png"),
+        {key: value for key, value in good_record().items() if key != "image_path"},
     ]
     path = image_folder / "train.json"
     path.write_text(json.dumps(records, allow_nan=True))
@@ -85,28 +90,19 @@ def test_every_bad_record_is_skipped_and_counted_by_reason(image_folder, caplog)
 
 def test_nothing_usable_is_an_error_naming_the_reasons(image_folder):
     with pytest.raises(ValueError, match="every row was rejected.*image file not found"):
-        load_records([_good(image="missing.png")], TARGETS, base_dir=image_folder)
+        load_records([good_record(image="missing.png")], TARGETS, base_dir=image_folder)
     (image_folder / "object.json").write_text(json.dumps({"records": []}))
     with pytest.raises(ValueError, match="expected a JSON list"):
         load_records(str(image_folder / "object.json"), TARGETS)
 
 
-def test_unknown_labels_are_counted_and_collators_build_batches(image_folder):
-    dataset, _ = load_records([_good(), _good(model="B2", length=12.0), _good(company="Other")], TARGETS,
-                              base_dir=image_folder)
+def test_label_vocabulary_and_unknown_labels_are_counted(image_folder):
+    dataset, _ = load_records([good_record(), good_record(model="B2", length=12.0), good_record(company="Other")],
+                              TARGETS, base_dir=image_folder)
     id2label = label_vocabulary(dataset.select([0, 1]), "model")
     assert id2label == {0: "A1", 1: "B2"}
     known, report = keep_known_labels(dataset, "company", {"Acme": 0})
     assert len(known) == 2 and dict(report.counts) == {UNKNOWN_LABEL: 1}
-
-    processor = vit_image_processor(16)
-    batch = EmbeddingClassifierCollator(processor, "model", {"A1": 0, "B2": 1})(list(known))
-    assert batch["pixel_values"].shape == (2, 3, 16, 16)
-    assert batch["labels"].tolist() == [0, 1]
-    batch = DualEmbeddingCollator(processor, TARGETS)(list(known))
-    torch.testing.assert_close(batch["labels"], torch.tensor([[10.5, 4.0], [12.0, 4.0]]))
-    with pytest.raises(ValueError, match="company='Other' is not one of the classifier's 1 labels"):
-        EmbeddingClassifierCollator(processor, "company", {"Acme": 0})(list(dataset))
 
 
 def test_results_json_converts_numpy_and_torch(tmp_path):
@@ -130,7 +126,7 @@ def test_results_json_converts_numpy_and_torch(tmp_path):
         json.dumps({"value": np.float32(0.25)})
 
 
-def test_catalog_default_is_valid_seed_json(tmp_path):
+def test_catalog_default_is_valid_records_json(tmp_path):
     train_json, val_json = write_catalog_json(tmp_path / "catalog", 10, image_size=32, val_fraction=0.2)
     train, report = load_records(train_json, ["size", "log_quantity"])
     val, _ = load_records(val_json, ["size", "log_quantity"])

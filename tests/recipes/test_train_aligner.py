@@ -1,7 +1,8 @@
+"""recipes/train_aligner.py: the presets, tiny end-to-end runs on .npz files and on the embedded catalog, and a
+2-process launch."""
+
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -11,10 +12,8 @@ from huggingface_hub import ModelCard
 
 from hf_pricer import EmbeddingAlignerConfig, EmbeddingAlignerModel, load_alignment_npz, read_submission
 from hf_pricer.cli import parse_recipe_args
-from tests.models.embedding_aligner import tiny_alignment
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RECIPE = os.path.join(ROOT, "recipes", "train_aligner.py")
+from tests.data.test_alignment import tiny_alignment
+from tests.utils import CONFIGS_DIR, is_png, launch_recipe
 
 
 @pytest.fixture
@@ -44,8 +43,8 @@ def test_cpu_preset_is_the_default_and_flags_override_it():
     assert training_args.num_train_epochs == 3 and training_args.use_cpu and training_args.save_strategy == "no"
 
 
-def test_seed_config_parses_to_the_seed_setup():
-    config_file = os.path.join(ROOT, "recipes", "configs", "aligner_design.yaml")
+def test_design_config_parses_to_the_design_setup():
+    config_file = os.path.join(CONFIGS_DIR, "aligner_design.yaml")
     model_args, _, data_args, training_args = parse_recipe_args(
         train_aligner.ARGUMENT_TYPES, None, [config_file, "--output_dir", "unused"]
     )
@@ -59,6 +58,7 @@ def test_seed_config_parses_to_the_seed_setup():
         assert EmbeddingAlignerModel(config).num_parameters() == 1024 * 4096 + 4096 + 4096 * 1536 + 1536
 
 
+@pytest.mark.slow
 def test_recipe_trains_evaluates_and_writes_a_submission(npz_files, tmp_path):
     out = tmp_path / "out"
     flags = [arg for key, path in npz_files.items() for arg in (f"--{key}", str(path))]
@@ -89,6 +89,7 @@ def test_recipe_trains_evaluates_and_writes_a_submission(npz_files, tmp_path):
     assert trainer.state.global_step == 8
 
 
+@pytest.mark.slow
 def test_recipe_on_the_embedded_catalog_draws_the_retrieval_figure(tmp_path):
     out = tmp_path / "catalog"
     train_aligner.main(tiny_args(out, "--catalog_size", "10", "--validation_size", "0.3",
@@ -97,23 +98,14 @@ def test_recipe_on_the_embedded_catalog_draws_the_retrieval_figure(tmp_path):
     assert metrics["eval_gallery_size"] == 3
     config = json.loads((out / "config.json").read_text())
     assert (config["in_dim"], config["out_dim"]) == (384, 1280)  # MiniLM → EfficientNet-Lite0
-    with open(out / "analysis" / "retrieval_examples.png", "rb") as handle:
-        assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert is_png(out / "analysis" / "retrieval_examples.png")
 
 
+@pytest.mark.slow
 @pytest.mark.multiprocess
 def test_two_process_launch_with_the_contrastive_loss(npz_files, tmp_path):
     flags = ["--train_file", str(npz_files["train_file"]), "--validation_size", "0.2", "--loss_type", "contrastive",
              "--use_cpu", "true", "--num_train_epochs", "1", "--save_every_epochs", "0", "--save_strategy", "no"]
-    command = [
-        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-        "--main_process_port", str(__import__("tests.conftest", fromlist=["_free_port"])._free_port()),
-        RECIPE, *tiny_args(tmp_path, *flags),
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(command, check=False, capture_output=True, text=True, cwd=ROOT, env=env, timeout=600,
-                            stdin=subprocess.DEVNULL)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-4000:]
+    output = launch_recipe("train_aligner", tiny_args(tmp_path, *flags), num_processes=2)
     assert "world size 2" in output
     assert os.path.isfile(tmp_path / "model.safetensors") and os.path.isfile(tmp_path / "eval_results.json")

@@ -1,19 +1,19 @@
+"""recipes/train_residual.py: the presets, a tiny end-to-end run, streaming (from a file and from the Hub) and an
+`accelerate launch`."""
+
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
+import train_residual
+from datasets import Dataset, DatasetDict
 from huggingface_hub import ModelCard
 
 from hf_pricer import ResidualRegressorConfig, ResidualRegressorForPriceRegression, ResidualRegressorProcessor
 from hf_pricer.cli import parse_recipe_args
-
-import train_residual
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RECIPE = os.path.join(ROOT, "recipes", "train_residual.py")
+from tests.test_hub import items_full_like_rows
+from tests.utils import CONFIGS_DIR, launch_recipe
 
 
 def tiny_args(output_dir, *extra):
@@ -35,8 +35,8 @@ def test_cpu_preset_is_the_default_and_flags_override_it():
     assert training_args.remove_unused_columns is False
 
 
-def test_seed_config_parses_to_the_seed_architecture():
-    config_file = os.path.join(ROOT, "recipes", "configs", "residual_design.yaml")
+def test_design_config_parses_to_the_design_architecture():
+    config_file = os.path.join(CONFIGS_DIR, "residual_design.yaml")
     model_args, _, data_args, training_args = parse_recipe_args(
         train_residual.ARGUMENT_TYPES,
         None,
@@ -53,6 +53,7 @@ def test_seed_config_parses_to_the_seed_architecture():
     assert model.num_parameters() == 5000 * 4096 + 4096 + 2 * 4096 + 8 * (2 * (4096 * 4096 + 4096) + 4 * 4096) + 4097
 
 
+@pytest.mark.slow
 def test_recipe_trains_evaluates_and_saves(tmp_path):
     trainer = train_residual.main(tiny_args(tmp_path))
     saved = set(os.listdir(tmp_path))
@@ -68,6 +69,7 @@ def test_recipe_trains_evaluates_and_saves(tmp_path):
     assert trainer.state.global_step > 0
 
 
+@pytest.mark.slow
 def test_recipe_streams_with_max_steps(tmp_path):
     trainer = train_residual.main(tiny_args(tmp_path, "--streaming", "true", "--max_steps", "3", "--eval_strategy", "no",
                                              "--load_best_model_at_end", "false", "--save_strategy", "no"))
@@ -80,9 +82,24 @@ def test_recipe_streaming_needs_max_steps(tmp_path):
 
 
 @pytest.mark.slow
+def test_recipe_streams_a_hub_dataset_into_the_trainer(hub_server, tmp_path):
+    DatasetDict(
+        train=Dataset.from_list(items_full_like_rows(40)),
+        test=Dataset.from_list(items_full_like_rows(8, offset=500)),
+    ).push_to_hub("tester/items_stream")
+    trainer = train_residual.main([
+        "--dataset", "tester/items_stream", "--streaming", "true", "--max_steps", "3",
+        "--num_features", "128", "--num_layers", "3", "--hidden_size", "16", "--per_device_train_batch_size", "8",
+        "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false",
+        "--output_dir", str(tmp_path), "--disable_tqdm", "true",
+    ])
+    assert trainer.state.global_step == 3
+    assert ModelCard.load(tmp_path / "README.md").data.eval_results  # evaluated on the streamed test split
+
+
+
+
+@pytest.mark.slow
 def test_accelerate_launch(tmp_path):
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--cpu", RECIPE,
-               *tiny_args(tmp_path)]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=600, stdin=subprocess.DEVNULL)
-    assert result.returncode == 0, result.stderr[-3000:]
+    launch_recipe("train_residual", tiny_args(tmp_path))
     assert os.path.isfile(tmp_path / "model.safetensors")

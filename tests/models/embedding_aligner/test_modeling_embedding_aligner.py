@@ -1,15 +1,8 @@
-import json
-import os
-import subprocess
-import sys
-import textwrap
-
 import numpy as np
 import pytest
 import torch
 from datasets import Dataset
 from huggingface_hub.errors import StrictDataclassClassValidationError
-from transformers import AutoConfig, AutoModel
 
 from hf_pricer import (
     EmbeddingAlignerCollator,
@@ -18,7 +11,12 @@ from hf_pricer import (
     PricerTrainer,
     PricerTrainingArguments,
 )
-from hf_pricer.models.embedding_aligner.modeling_embedding_aligner import MAX_LOGIT_SCALE, contrastive_loss, cosine_loss
+from hf_pricer.models.embedding_aligner.modeling_embedding_aligner import (
+    MAX_LOGIT_SCALE,
+    contrastive_loss,
+    cosine_loss,
+)
+from tests.test_modeling_common import ModelTesterMixin
 
 
 def tiny_config(**kwargs):
@@ -30,7 +28,7 @@ def tiny_model(seed=0, **kwargs):
     return EmbeddingAlignerModel(tiny_config(**kwargs))
 
 
-def test_seed_defaults_and_parameter_count():
+def test_design_defaults_and_parameter_count():
     config = EmbeddingAlignerConfig()
     assert (config.in_dim, config.hidden_size, config.out_dim, config.hidden_act) == (1024, 4096, 1536, "relu")
     assert (config.dropout, config.loss_type) == (0.2, "cosine")
@@ -167,19 +165,14 @@ def test_contrastive_negatives_are_per_micro_batch(tmp_path):
     assert not torch.allclose(accumulated["fc2.weight"], single["fc2.weight"], rtol=1e-4, atol=1e-6)
 
 
-def test_save_and_load_round_trip(tmp_path):
-    model = tiny_model(loss_type="contrastive").eval()
-    model.save_pretrained(tmp_path)
-    assert os.path.isfile(tmp_path / "model.safetensors")
-    config = json.loads((tmp_path / "config.json").read_text())
-    assert config["auto_map"]["AutoModel"] == "modeling_embedding_aligner.EmbeddingAlignerModel"
-    assert type(AutoConfig.from_pretrained(tmp_path)) is EmbeddingAlignerConfig
-    loaded = AutoModel.from_pretrained(tmp_path).eval()
-    assert type(loaded) is EmbeddingAlignerModel
-    for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
-        assert torch.equal(a, b), name
-    text = torch.randn(3, 8)
-    torch.testing.assert_close(loaded(text_embeds=text).predictions, model(text_embeds=text).predictions)
+class TestEmbeddingAlignerModel(ModelTesterMixin):
+    model_class = EmbeddingAlignerModel
+
+    def get_model(self):
+        return tiny_model(seed=3, loss_type="cosine+contrastive").eval()  # with the learned temperature
+
+    def get_inputs(self, folder):
+        return {"text_embeds": torch.randn(3, 8, generator=torch.Generator().manual_seed(0))}
 
 
 def test_default_initialisation_is_pytorchs_linear_default():
@@ -190,33 +183,3 @@ def test_default_initialisation_is_pytorchs_linear_default():
     normal = tiny_model(initializer_range=0.02)
     assert normal.fc1.weight.std().item() == pytest.approx(0.02, rel=0.3)
     assert torch.equal(normal.fc1.bias, torch.zeros(16))
-
-
-def test_hub_round_trip_and_remote_code(hub_server, tmp_path):
-    from huggingface_hub import HfApi
-
-    model = tiny_model(seed=3, loss_type="cosine+contrastive").eval()
-    model.push_to_hub("tester/aligner-tiny")
-    files = set(HfApi().list_repo_files("tester/aligner-tiny"))
-    assert {"config.json", "model.safetensors", "modeling_embedding_aligner.py", "configuration_embedding_aligner.py"} <= files
-    text = torch.randn(2, 8)
-    expected = model(text_embeds=text).predictions
-    loaded = AutoModel.from_pretrained("tester/aligner-tiny").eval()
-    torch.testing.assert_close(loaded(text_embeds=text).predictions, expected)
-
-    script = textwrap.dedent(
-        f"""
-        import json, sys, torch
-        from transformers import AutoModel
-        assert "hf_pricer" not in sys.modules
-        model = AutoModel.from_pretrained("tester/aligner-tiny", trust_remote_code=True).eval()
-        predictions = model(text_embeds=torch.tensor({text.tolist()!r})).predictions.tolist()
-        print("RESULT=" + json.dumps({{"module": type(model).__module__, "predictions": predictions}}))
-        """
-    )
-    result = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True, cwd=tmp_path,
-                            timeout=300, stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": ""})
-    assert "RESULT=" in result.stdout, result.stdout[-2000:] + result.stderr[-2000:]
-    report = json.loads(result.stdout.split("RESULT=")[-1])
-    assert report["module"].startswith("transformers_modules")
-    assert np.allclose(report["predictions"], expected.tolist(), rtol=1e-5, atol=1e-6)

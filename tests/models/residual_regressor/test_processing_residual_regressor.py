@@ -7,10 +7,10 @@ from transformers import AutoFeatureExtractor
 from hf_pricer import ResidualRegressorCollator, ResidualRegressorProcessor
 
 
-def test_defaults_match_seed_vectorizer():
+def test_defaults_match_the_design_vectorizer():
     texts = ["Stainless steel kettle 1.7 litre", "Oak frame"]
-    seed = HashingVectorizer(n_features=5000, stop_words="english", binary=True)
-    expected = seed.transform(texts).toarray().astype(np.float32)
+    vectorizer = HashingVectorizer(n_features=5000, stop_words="english", binary=True)
+    expected = vectorizer.transform(texts).toarray().astype(np.float32)
     features = ResidualRegressorProcessor()(texts)["input_features"]
     assert features.shape == (2, 5000) and features.dtype == torch.float32
     np.testing.assert_allclose(features.numpy(), expected)

@@ -19,9 +19,8 @@ from hf_pricer.metrics.retrieval import (
     top_k,
     unique_gallery,
 )
-from hf_pricer.plots import save_retrieval_figure, save_similarity_histogram
-
-from . import tiny_alignment
+from tests.data.test_alignment import tiny_alignment
+from tests.utils import is_png
 
 GALLERY = np.eye(3, dtype=np.float32)
 QUERIES = np.array([[1, 0.5, 0], [1, 0.5, 0.2], [0.1, 0.2, 0.3], [0, 0, 1]], dtype=np.float32)
@@ -94,23 +93,6 @@ def test_distance_report_by_hand():
         distance_report(predictions, targets[:1])
 
 
-def png_ok(path):
-    with open(path, "rb") as handle:
-        return handle.read(8) == b"\x89PNG\r\n\x1a\n"
-
-
-def test_figures_are_written(tmp_path):
-    colours = [(200, 30, 30), (30, 200, 30), (30, 30, 200)]
-    images = [Image.new("RGB", (40, 30), colour) for colour in colours]
-    path = save_retrieval_figure(tmp_path / "examples.png", ["a red thing", "a blue thing"], np.array([[0, 1], [2, 0]]),
-                                 [0, 2], [1, 1], image=lambda row: images[row])
-    assert png_ok(path) and (tmp_path / "examples.png").stat().st_size > 5000
-    with Image.open(path) as figure:
-        assert figure.size[0] > figure.size[1]  # 3 columns of 2 rows
-    path = save_similarity_histogram(tmp_path / "hist.png", np.random.rand(50), np.random.rand(50) - 0.5)
-    assert png_ok(path) and (tmp_path / "hist.png").stat().st_size > 5000
-
-
 def test_alignment_report_writes_json_and_figures(tmp_path):
     data = tiny_alignment(num_images=6, captions_per_image=2)
     predictions = data.image_embeds[data.image_index] + 0.01
@@ -120,26 +102,6 @@ def test_alignment_report_writes_json_and_figures(tmp_path):
     assert report["retrieval"]["recall_at_1"] == 1.0 and report["retrieval"]["gallery_size"] == 6
     assert report["chance_retrieval"]["recall_at_1"] == pytest.approx(1 / 6)
     assert json.loads((tmp_path / REPORT_FILENAME).read_text())["retrieval"] == report["retrieval"]
-    assert png_ok(tmp_path / RETRIEVAL_FIGURE) and png_ok(tmp_path / HISTOGRAM_FIGURE)
+    assert is_png(tmp_path / RETRIEVAL_FIGURE) and is_png(tmp_path / HISTOGRAM_FIGURE)
     with pytest.raises(ValueError, match="needs the true image embeddings"):
         alignment_report(predictions, type(data)(caption_text=data.caption_text, caption_embeds=data.caption_embeds))
-
-
-def test_command_line_evaluates_a_saved_model(tmp_path):
-    import torch
-
-    from hf_pricer import EmbeddingAlignerConfig, EmbeddingAlignerModel
-    from hf_pricer.commands import evaluate_alignment as evaluation
-
-    data = tiny_alignment(num_images=6, captions_per_image=2)
-    data.save(tmp_path / "test.npz")
-    images_dir = tmp_path / "images"
-    images_dir.mkdir()
-    for i, name in enumerate(data.image_names):
-        Image.new("RGB", (24, 24), (40 * i, 90, 160)).save(images_dir / name, format="PNG")
-    torch.manual_seed(0)
-    EmbeddingAlignerModel(EmbeddingAlignerConfig(in_dim=8, hidden_size=16, out_dim=6)).save_pretrained(tmp_path / "model")
-    report = evaluation.main(["--model", str(tmp_path / "model"), "--data", str(tmp_path / "test.npz"),
-                              "--images_dir", str(images_dir), "--output_dir", str(tmp_path / "report")])
-    assert report["retrieval"]["gallery_size"] == 6 and report["captions"] == 12
-    assert png_ok(tmp_path / "report" / RETRIEVAL_FIGURE) and png_ok(tmp_path / "report" / HISTOGRAM_FIGURE)

@@ -1,21 +1,27 @@
-"""recipes/train_dual.py: seed config, a tiny end-to-end run, and a 2-process launch."""
+"""recipes/train_dual.py: the design config, a tiny end-to-end run, the freeze schedule, and a 2-process launch."""
 
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
-from huggingface_hub import ModelCard
-from transformers import AutoTokenizer, BertConfig, BertModel
-
 import train_dual
-from hf_pricer import DualEncoderConfig, DualEncoderForPriceRegression, DualEncoderProcessor
+from huggingface_hub import ModelCard
+from transformers import AutoTokenizer, BertConfig, BertModel, TrainerCallback
+
+from hf_pricer import (
+    DualEncoderCollator,
+    DualEncoderConfig,
+    DualEncoderForPriceRegression,
+    DualEncoderImageProcessor,
+    DualEncoderProcessor,
+    FreezeWarmupCallback,
+    PricerTrainer,
+    PricerTrainingArguments,
+    load_items,
+)
 from hf_pricer.cli import parse_recipe_args
 from hf_pricer.pretrained import minilm_path
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RECIPE = os.path.join(ROOT, "recipes", "train_dual.py")
+from tests.utils import CONFIGS_DIR, launch_recipe
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +46,8 @@ def tiny_args(text_encoder, output_dir, *extra):
     ]
 
 
-def test_seed_config_parses_and_builds_with_tiny_stand_ins():
-    config_file = os.path.join(ROOT, "recipes", "configs", "dual_design.yaml")
+def test_design_config_parses_and_builds_with_tiny_stand_ins():
+    config_file = os.path.join(CONFIGS_DIR, "dual_design.yaml")
     model_args, encoders, data_args, strategy, training_args = parse_recipe_args(
         train_dual.ARGUMENT_TYPES, None, [config_file, "--fp16", "false"]  # fp16 needs a GPU at parse time
     )
@@ -64,6 +70,7 @@ def test_seed_config_parses_and_builds_with_tiny_stand_ins():
     assert model.head[0].in_features == 3 * 512
 
 
+@pytest.mark.slow
 def test_recipe_trains_with_freeze_warmup_and_saves(tiny_text_encoder, tmp_path):
     trainer = train_dual.main(tiny_args(tiny_text_encoder, tmp_path))
     assert {"model.safetensors", "processor_config.json", "README.md", "price_predictions.png"} <= set(os.listdir(tmp_path))
@@ -77,23 +84,15 @@ def test_recipe_trains_with_freeze_warmup_and_saves(tiny_text_encoder, tmp_path)
     assert model.eval()(**batch).predictions.shape == (1,)
 
 
+@pytest.mark.slow
 @pytest.mark.multiprocess
 def test_two_process_launch(tiny_text_encoder, tmp_path):
-    command = [
-        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-        "--main_process_port", str(__import__("tests.conftest", fromlist=["_free_port"])._free_port()),
-        RECIPE, *tiny_args(tiny_text_encoder, tmp_path, "--use_cpu", "true", "--num_train_epochs", "1"),
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env, timeout=900,
-                            stdin=subprocess.DEVNULL)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-4000:]
-    assert "world size 2" in output
+    args = tiny_args(tiny_text_encoder, tmp_path, "--use_cpu", "true", "--num_train_epochs", "1")
+    assert "world size 2" in launch_recipe("train_dual", args, num_processes=2)
     assert os.path.isfile(tmp_path / "model.safetensors")
 
 
-class GradientRecorder(__import__("transformers").TrainerCallback):
+class GradientRecorder(TrainerCallback):
     """Which modules hold gradients at each optimizer step, by epoch."""
 
     def __init__(self):
@@ -108,16 +107,8 @@ class GradientRecorder(__import__("transformers").TrainerCallback):
         self.steps.append((int(state.epoch), has_grad))
 
 
+@pytest.mark.slow
 def test_freeze_schedule_decides_which_encoders_get_gradients(tiny_text_encoder, tmp_path):
-    from hf_pricer import (
-        DualEncoderCollator,
-        DualEncoderImageProcessor,
-        FreezeWarmupCallback,
-        PricerTrainer,
-        PricerTrainingArguments,
-        load_items,
-    )
-
     items = load_items("catalog", split="train", catalog_size=40, with_images=True, image_size=64).select(range(16))
     model = DualEncoderForPriceRegression.from_encoders(
         tiny_text_encoder, image_encoder="mobilenetv3_small_050", image_weights=None, image_size=64,
