@@ -63,6 +63,10 @@ class PricerLossMixin:
     def loss_sum(self, outputs: ModelOutput, labels: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} must implement `loss_sum(outputs, labels)`")
 
+    def mean_loss(self, outputs: ModelOutput, labels: torch.Tensor) -> torch.Tensor:
+        """The loss `forward` returns when given `labels`: `loss_sum` over `num_loss_items`."""
+        return self.loss_sum(outputs, labels) / max(int(self.num_loss_items(labels)), 1)
+
 
 class PriceModelMixin(PricerLossMixin):
     """`PricerLossMixin` for price models: `config.loss_type` on `outputs.log_price` against prices, and the

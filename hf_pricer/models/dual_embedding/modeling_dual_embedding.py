@@ -228,7 +228,7 @@ class DualEmbeddingForRegression(DualEmbeddingPreTrainedModel):
             embedding_attention_weights=embedding_weights,
         )
         if labels is not None:
-            outputs.loss = self.loss_sum(outputs, labels) / labels.shape[0]
+            outputs.loss = self.mean_loss(outputs, labels)
         return outputs
 
 

@@ -154,10 +154,10 @@ class EmbeddingAlignerModel(EmbeddingAlignerPreTrainedModel):
         predictions = self.fc2(hidden)
         # The scale goes through `forward` so that DDP sees the parameter used.
         logit_scale = self._logit_scale()
-        loss = None
+        outputs = EmbeddingAlignerOutput(predictions=predictions, logit_scale=logit_scale)
         if labels is not None:
-            loss = self.per_row_loss(predictions, labels, logit_scale).mean()
-        return EmbeddingAlignerOutput(loss=loss, predictions=predictions, logit_scale=logit_scale)
+            outputs.loss = self.mean_loss(outputs, labels)
+        return outputs
 
 
 __all__ = ["EmbeddingAlignerModel", "EmbeddingAlignerOutput", "EmbeddingAlignerPreTrainedModel"]

@@ -133,7 +133,7 @@ class EmbeddingClassifierForImageClassification(EmbeddingClassifierPreTrainedMod
             logits=logits, embeddings=encoded.embeddings, image_features=encoded.image_features
         )
         if labels is not None:
-            outputs.loss = self.loss_sum(outputs, labels) / labels.shape[0]
+            outputs.loss = self.mean_loss(outputs, labels)
         return outputs
 
 

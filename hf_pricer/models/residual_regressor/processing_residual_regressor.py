@@ -55,14 +55,10 @@ class ResidualRegressorProcessor(FeatureExtractionMixin):
         self.text_fields = list(text_fields)
         from sklearn.feature_extraction.text import HashingVectorizer
 
+        # The saved arguments are the vectorizer's: hashing is stateless, so they describe it fully.
+        same_names = ("n_features", "stop_words", "binary", "norm", "alternate_sign", "lowercase")
         self._vectorizer = HashingVectorizer(
-            n_features=n_features,
-            stop_words=stop_words,
-            binary=binary,
-            norm=norm,
-            alternate_sign=alternate_sign,
-            lowercase=lowercase,
-            ngram_range=tuple(ngram_range),
+            **{name: getattr(self, name) for name in same_names}, ngram_range=tuple(self.ngram_range)
         )
 
     def to_dict(self):
