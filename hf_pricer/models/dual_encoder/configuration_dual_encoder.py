@@ -4,6 +4,7 @@ from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
+from hf_pricer.configuration_utils import PipelineConfigMixin
 from hf_pricer.modeling_utils import validate_price_head
 
 CROSS_ATTENTION_MODES = ("tokens", "pooled")
@@ -11,7 +12,7 @@ MODALITIES = ("both", "text", "image")
 
 
 @strict
-class DualEncoderConfig(PreTrainedConfig):
+class DualEncoderConfig(PipelineConfigMixin, PreTrainedConfig):
     r"""
     Configuration of a [`DualEncoderForPriceRegression`]: a text encoder (any 🤗 encoder, default BERT) and a
     timm image encoder (default EfficientNet-B4), projected to a common space, fused by cross-modal attention,

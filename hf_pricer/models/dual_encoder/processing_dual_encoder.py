@@ -52,6 +52,16 @@ class DualEncoderProcessor(ProductProcessor):
         """The text of an item that gets tokenized: its `text_fields`, non-empty ones joined by newlines."""
         return item_text(item, self.text_fields)
 
+    def process_items(self, items: list[dict], train: bool = False) -> BatchFeature:
+        """Model inputs of items (dicts with the item schema's `image` and text fields); what the data collator
+        and the `price-regression` pipeline call. `train` augments the images."""
+        return self(
+            images=[item.get("image") for item in items],
+            text=[self.item_text(item) for item in items],
+            train=train,
+            ids=[item.get("id") for item in items],
+        )
+
     def __call__(
         self,
         images: Any = None,
@@ -109,14 +119,7 @@ class DualEncoderCollator(AugmentingCollator):
     """
 
     def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
-        batch = dict(
-            self.processor(
-                images=[example.get("image") for example in examples],
-                text=[self.processor.item_text(example) for example in examples],
-                train=self.train,
-                ids=[example.get("id") for example in examples],
-            )
-        )
+        batch = dict(self.processor.process_items(examples, train=self.train))
         prices = [example.get("price") for example in examples]
         if all(price is not None for price in prices):
             batch["labels"] = torch.tensor([float(price) for price in prices], dtype=torch.float32)

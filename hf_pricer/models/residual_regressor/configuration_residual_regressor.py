@@ -3,12 +3,12 @@
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
-from hf_pricer.configuration_utils import RenamedModelTypeMixin
+from hf_pricer.configuration_utils import PipelineConfigMixin, RenamedModelTypeMixin
 from hf_pricer.modeling_utils import validate_price_head
 
 
 @strict
-class ResidualRegressorConfig(RenamedModelTypeMixin, PreTrainedConfig):
+class ResidualRegressorConfig(PipelineConfigMixin, RenamedModelTypeMixin, PreTrainedConfig):
     r"""
     Configuration of a [`ResidualRegressorForPriceRegression`]: hashed bag-of-words features → deep residual MLP →
     standardized log price. The defaults are those of the design this model follows (~134M parameters).

@@ -70,6 +70,11 @@ class ResidualRegressorProcessor(FeatureExtractionMixin):
         """The text of an item that gets hashed: its `text_fields`, non-empty ones joined by newlines."""
         return item_text(item, self.text_fields)
 
+    def process_items(self, items: list[dict], sparse: bool = False) -> BatchFeature:
+        """Model inputs of items (dicts with the item schema's text fields); what the data collator and the
+        `price-regression` pipeline call."""
+        return self([self.item_text(item) for item in items], sparse=sparse)
+
     def __call__(
         self,
         text: str | list[str],
@@ -115,8 +120,7 @@ class ResidualRegressorCollator:
         self.sparse = sparse
 
     def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
-        texts = [self.processor.item_text(example) for example in examples]
-        batch = dict(self.processor(texts, sparse=self.sparse))
+        batch = dict(self.processor.process_items(examples, sparse=self.sparse))
         prices = [example.get("price") for example in examples]
         if all(price is not None for price in prices):
             batch["labels"] = torch.tensor([float(price) for price in prices], dtype=torch.float32)
