@@ -228,7 +228,7 @@ class RecipeArgumentError(SystemExit):
 
 def _closest(name: str, valid, prefix: str = "") -> str:
     match = difflib.get_close_matches(name, list(valid), n=1)
-    return f" (did you mean {prefix}{match[0]!r})" if match else ""
+    return f" (did you mean '{prefix}{match[0]}'?)" if match else ""
 
 
 def _split_config_file(args: list[str], default_config: str | None) -> tuple[str | None, dict, list[str]]:

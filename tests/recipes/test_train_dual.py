@@ -1,5 +1,6 @@
 """recipes/train_dual.py: the design config, a tiny end-to-end run, the freeze schedule, and a 2-process launch."""
 
+import json
 import os
 
 import pytest
@@ -76,6 +77,11 @@ def test_recipe_trains_with_freeze_warmup_and_saves(tiny_text_encoder, tmp_path)
     assert {"model.safetensors", "processor_config.json", "README.md", "price_predictions.png"} <= set(os.listdir(tmp_path))
     card = ModelCard.load(tmp_path / "README.md")
     assert {r.metric_type for r in card.data.eval_results} >= {"smape", "mae"}
+    assert {r.dataset_split for r in card.data.eval_results} == {"validation", "test"}
+    assert json.loads((tmp_path / "test_results.json").read_text())["test_smape"] >= 0
+    # Nothing of this machine in what is saved: the text encoder came from a local folder.
+    for name in ("config.json", "README.md", "processor_config.json"):
+        assert tiny_text_encoder not in (tmp_path / name).read_text(), name
     groups = {group["module"]: group["initial_lr"] for group in trainer.optimizer.param_groups}
     assert groups["image_encoder"] == 1e-4 and groups["text_encoder"] == 2e-5 and groups[None] == 1e-3
     model = DualEncoderForPriceRegression.from_pretrained(tmp_path)
