@@ -6,11 +6,14 @@ import shutil
 
 import pytest
 import torch
+from PIL import Image
 from transformers import pipeline
 
 from hf_pricer import ResidualRegressorConfig, ResidualRegressorForPriceRegression, ResidualRegressorProcessor
 from hf_pricer.commands import demo as demo_command
-from tests.utils import free_port
+from tests.models.resformer.test_modeling_resformer import tiny_model
+from tests.models.resformer.test_processing_resformer import tiny_processor
+from tests.utils import free_port, write_images
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -74,3 +77,14 @@ def test_a_model_without_an_hf_pricer_pipeline_is_refused(tmp_path, capsys):
     (tmp_path / "config.json").write_text('{"model_type": "bert"}')
     assert demo_command.main([str(tmp_path), "--space", str(tmp_path / "space")]) == 2
     assert "is not an hf_pricer price model or Resformer" in capsys.readouterr().err
+
+
+def test_resformer_page_reads_an_image_for_the_chosen_entity(tmp_path):
+    tiny_model(3).save_pretrained(tmp_path / "resformer")
+    tiny_processor(size=32).save_pretrained(tmp_path / "resformer")
+    page = demo_command.build_demo(str(tmp_path / "resformer"))
+    (read,) = [function.fn for function in page.fns.values()]
+    image = write_images(tmp_path, 1)[0]
+    expected = pipeline("entity-value-extraction", model=str(tmp_path / "resformer"))(
+        {"image": image, "entity_name": "voltage"})["entity_value"]
+    assert read(Image.open(image), "voltage") == (expected or "(no value shown)")
