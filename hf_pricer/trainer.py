@@ -377,7 +377,7 @@ class FreezeWarmupCallback(TrainerCallback):
         return dict(schedule)
 
     @classmethod
-    def for_modules(cls, modules, epochs: float) -> "FreezeWarmupCallback":
+    def for_modules(cls, modules, epochs: float) -> FreezeWarmupCallback:
         return cls({module: epochs for module in modules})
 
     @staticmethod

@@ -17,6 +17,7 @@ import os
 from dataclasses import dataclass, field
 
 import recipe_cli  # noqa: F401 -- answers --help before torch is imported
+
 from hf_pricer.cli import ConfigFlags, ItemsDataArguments, parse_recipe_args, setup_recipe
 
 CPU_PRESET = os.path.join(os.path.dirname(__file__), "configs", "residual_cpu.yaml")

@@ -16,7 +16,7 @@ from datasets import Dataset, IterableDataset
 logger = logging.getLogger(__name__)
 
 
-def hold_out(dataset: Dataset | IterableDataset, size: float | int, seed: int, name: str = "validation"):
+def hold_out(dataset: Dataset | IterableDataset, size: float, seed: int, name: str = "validation"):
     """`(rest, held_out)`: `size` of `dataset` held out, a fraction (< 1) or a number of examples. A map-style
     dataset is split at random with `seed`; a streamed one holds out its first `size` examples (a number)."""
     if isinstance(dataset, IterableDataset):
@@ -35,7 +35,7 @@ def hold_out(dataset: Dataset | IterableDataset, size: float | int, seed: int, n
 
 def train_validation_test(
     splits: Mapping,
-    validation_size: float | int = 0.1,
+    validation_size: float = 0.1,
     seed: int = 42,
     max_train_samples: int | None = None,
     max_eval_samples: int | None = None,

@@ -73,5 +73,11 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["PIPELINE_TASKS", "custom_pipelines_entry", "register_pipeline_task", "save_pipeline_code",
-           "EntityValueExtractionPipeline", "PriceRegressionPipeline"]
+__all__ = [
+    "PIPELINE_TASKS",
+    "EntityValueExtractionPipeline",
+    "PriceRegressionPipeline",
+    "custom_pipelines_entry",
+    "register_pipeline_task",
+    "save_pipeline_code",
+]
