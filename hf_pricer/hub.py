@@ -251,7 +251,8 @@ def build_model_card(
         library_name="transformers",
         pipeline_tag=pipeline_task,
         tags=["hf_pricer", task_tag, model.config.model_type, *tags],
-        datasets=[dataset_id] if dataset_id != "local" else None,
+        # only what names a Hub dataset: not the embedded catalog, nor a local file
+        datasets=[dataset_id] if dataset_id not in ("local", "catalog") and not os.path.exists(dataset_id) else None,
         metrics=sorted({result.metric_type for result in eval_results}) or None,
         base_model=base_model,
         eval_results=eval_results or None,
