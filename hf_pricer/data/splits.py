@@ -47,8 +47,12 @@ def train_validation_test(
         raise KeyError(f"no 'train' split; available: {sorted(splits)}")
     train, validation, test = splits["train"], splits.get("validation"), splits.get("test")
     if validation is None and validation_size:
-        train, validation = hold_out(train, validation_size, seed)
-        logger.info("validation split: %s of the training split", validation_size)
+        if isinstance(train, IterableDataset) and validation_size < 1:
+            logger.warning("a streamed dataset without a validation split has none: pass the validation size as a "
+                           "number of examples (e.g. --validation_size 1000) to hold out that many training examples")
+        else:
+            train, validation = hold_out(train, validation_size, seed)
+            logger.info("validation split: %s of the training split", validation_size)
     if max_train_samples is not None:
         train = train.take(max_train_samples)
     if max_eval_samples is not None:
