@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from datasets import Dataset
 
+from .files import UNDECODABLE, DataFileError, has_undecodable, read_json_document
 from .grocery import grocery_classes, parse_grocery_information
 from .images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, load_image
 from .schema import SkipReport
@@ -126,13 +127,13 @@ def load_records(
 
     Returns a `Dataset` with columns `id`, `image` (absolute path), the label fields and one float column per
     target, and the [`SkipReport`] of the records left out (logged, never raised). Relative image paths are
-    resolved against `base_dir`, by default the JSON file's folder. Raises only if nothing is usable.
+    resolved against `base_dir`, by default the JSON file's folder. Raises only if nothing is usable, or if the
+    file cannot be read (empty, truncated, not JSON: a [`~hf_pricer.data.files.DataFileError`] naming it).
     """
     if isinstance(source, (str, os.PathLike)):
-        with open(source, encoding="utf-8") as handle:
-            records = json.load(handle)
+        records = read_json_document(source)
         if not isinstance(records, list):
-            raise ValueError(f"{source}: expected a JSON list of records, got a {type(records).__name__}")
+            raise DataFileError(source, f"expected a JSON list of records, got a {type(records).__name__}")
         base_dir = base_dir if base_dir is not None else os.path.dirname(os.path.abspath(source))
         name = name or os.path.basename(source)
     else:
@@ -140,9 +141,12 @@ def load_records(
     report = SkipReport(name or "records")
     rows = []
     for index, record in enumerate(records):
-        clean, reason, detail = validate_record(
-            record, target_names, base_dir=base_dir, label_fields=label_fields, check_image=check_images
-        )
+        if has_undecodable(record):
+            clean, reason, detail = None, UNDECODABLE, f"record {index}"
+        else:
+            clean, reason, detail = validate_record(
+                record, target_names, base_dir=base_dir, label_fields=label_fields, check_image=check_images
+            )
         row_id = str(record.get("id", index)) if isinstance(record, Mapping) else str(index)
         if clean is None:
             report.add(reason, row_id, detail)
