@@ -47,8 +47,8 @@ from .images import (
     DOWNLOAD_FAILED,
     DownloadError,
     ImageReport,
+    check_image,
     download,
-    load_image,
 )
 
 logger = logging.getLogger(__name__)
@@ -150,9 +150,8 @@ class FetchOptions:
             )
 
     def check(self, data: bytes | str) -> str | None:
-        """Why an image cannot be used, None when it can; JPEGs are decoded at 1/8 scale, enough to check them."""
-        _, reason = load_image(data, max_bytes=self.max_bytes, max_pixels=self.max_pixels, draft=(1, 1))
-        return reason
+        """Why an image cannot be used, None when it can (:func:`~hf_pricer.data.images.check_image`)."""
+        return check_image(data, max_bytes=self.max_bytes, max_pixels=self.max_pixels)
 
 
 def _fetch(url: str, cache_dir: str, options: FetchOptions) -> _Fetched:

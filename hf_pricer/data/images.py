@@ -144,28 +144,79 @@ def load_image(
     input types other than the above raise `TypeError`.
     """
     try:
-        owned = not isinstance(value, Image.Image)  # the caller's image is never changed in place
-        read = partial(_read, max_bytes=max_bytes, timeout=timeout, allowed_hosts=allowed_hosts)
-        image = _open(value, read, max_bytes=max_bytes, formats=formats)
-        width, height = image.size
-        if width * height > max_pixels:
-            raise _Rejected(f"{IMAGE_TOO_LARGE} ({width}×{height} pixels)")
-        if draft is not None and owned and image.format == "JPEG":
-            image.draft("RGB", draft)
-        with budget.reserve(image.size[0] * image.size[1]) if budget is not None else nullcontext():
-            try:
-                image.load()
-                if owned:
-                    ImageOps.exif_transpose(image, in_place=True)
-                else:
-                    image = ImageOps.exif_transpose(image)
-                return _to_rgb(image, copy=not owned), None
-            except Image.DecompressionBombError as error:  # e.g. a GIF frame larger than its header
-                raise _Rejected(f"{IMAGE_TOO_LARGE} ({error})") from None
-            except Exception as error:  # noqa: BLE001 -- malformed files make decoders fail in many ways
-                raise _Rejected(f"{UNREADABLE_IMAGE} ({type(error).__name__}: {error})") from None
+        options = {"max_pixels": max_pixels, "max_bytes": max_bytes, "timeout": timeout, "formats": formats}
+        return _decode(value, **options, allowed_hosts=allowed_hosts, draft=draft, budget=budget, keep=True), None
     except _Rejected as rejected:
         return None, str(rejected)
+
+
+def check_image(
+    value: Any,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    timeout: float = 10.0,
+    formats: tuple[str, ...] = IMAGE_FORMATS,
+    allowed_hosts: Iterable[str] | None = None,
+    budget: DecodeBudget | None = DECODE_BUDGET,
+) -> str | None:
+    """Why `value` cannot be used as an image (a reason of :func:`load_image`), None when it can.
+
+    The image is decoded to find damage (a JPEG at 1/8 scale, which still reads all its data) and dropped before
+    its share of `budget` is given back, so that the pixels held at once stay within the budget.
+    """
+    try:
+        options = {"max_pixels": max_pixels, "max_bytes": max_bytes, "timeout": timeout, "formats": formats}
+        _decode(value, **options, allowed_hosts=allowed_hosts, draft=(1, 1), budget=budget, keep=False)
+        return None
+    except _Rejected as rejected:
+        return str(rejected)
+
+
+def _one_block_per_image() -> None:
+    """Have Pillow allocate every accepted image in one block (its default is 16 MB blocks).
+
+    glibc serves 16 MB blocks from a per-thread arena and keeps them there once freed, so 16 threads decoding
+    large images in turn would end up holding one image each; a block above 32 MB is its own memory mapping,
+    returned to the system when the image is freed. It only changes how Pillow lays out images in memory, and
+    a block size set by the user (`PILLOW_BLOCK_SIZE`, or larger than this) is left as it is.
+    """
+    global _BLOCKS_SET
+    if not _BLOCKS_SET and "PILLOW_BLOCK_SIZE" not in os.environ:
+        Image.core.set_block_size(max(Image.core.get_block_size(), 2**28))  # 256 MB: any accepted image
+    _BLOCKS_SET = True
+
+
+_BLOCKS_SET = False
+
+
+def _decode(value: Any, *, max_pixels: int, max_bytes: int, timeout: float, formats: tuple[str, ...],
+            allowed_hosts, draft, budget: DecodeBudget | None, keep: bool) -> Image.Image | None:
+    """The RGB image of `value` (None after checking it when not `keep`); raises `_Rejected` with the reason."""
+    owned = not isinstance(value, Image.Image)  # the caller's image is never changed in place
+    read = partial(_read, max_bytes=max_bytes, timeout=timeout, allowed_hosts=allowed_hosts)
+    image = _open(value, read, max_bytes=max_bytes, formats=formats)
+    width, height = image.size
+    if width * height > max_pixels:
+        raise _Rejected(f"{IMAGE_TOO_LARGE} ({width}×{height} pixels)")
+    if draft is not None and owned and image.format == "JPEG":
+        image.draft("RGB", draft)
+    _one_block_per_image()
+    with budget.reserve(image.size[0] * image.size[1]) if budget is not None else nullcontext():
+        try:
+            image.load()
+            if owned:
+                ImageOps.exif_transpose(image, in_place=True)
+            else:
+                image = ImageOps.exif_transpose(image)
+            image = _to_rgb(image, copy=not owned)
+        except Image.DecompressionBombError as error:  # e.g. a GIF frame larger than its header
+            raise _Rejected(f"{IMAGE_TOO_LARGE} ({error})") from None
+        except Exception as error:  # noqa: BLE001 -- malformed files make decoders fail in many ways
+            raise _Rejected(f"{UNREADABLE_IMAGE} ({type(error).__name__}: {error})") from None
+        if keep:
+            return image
+    return None
 
 
 def _read(value: str | os.PathLike, *, max_bytes: int, timeout: float, allowed_hosts) -> bytes:
@@ -444,6 +495,7 @@ __all__ = [
     "IMAGE_TOO_LARGE",
     "NO_IMAGE",
     "UNREADABLE_IMAGE",
+    "check_image",
     "DownloadError",
     "ImageReport",
     "download",

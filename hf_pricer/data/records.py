@@ -9,7 +9,7 @@ unless absolute), the level-1 label (`company`), the level-2 label (`model`) and
 ```
 
 [`load_records`] checks every record (labels are non-empty strings, targets parse as finite numbers, the image
-exists and decodes, via [`hf_pricer.data.images.load_image`]) and counts the ones it skips by reason in a
+exists and decodes, via [`hf_pricer.data.images.check_image`]) and counts the ones it skips by reason in a
 [`SkipReport`], which logs them; it never raises on a bad record. [`save_json`] writes results with NumPy and
 torch values converted. [`write_catalog_json`] materialises the embedded synthetic catalog in this format (the
 recipes' offline default) and [`grocery_records`] converts the Grocery Store Dataset (benchmarks).
@@ -30,7 +30,8 @@ from datasets import Dataset
 
 from .files import UNDECODABLE, DataFileError, has_undecodable, read_json_document
 from .grocery import grocery_classes, parse_grocery_information
-from .images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, load_image
+from .images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
+from .images import check_image as check_image_file
 from .schema import SkipReport
 
 logger = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ def validate_record(
     if not path.is_file():
         return None, IMAGE_NOT_FOUND, str(path)
     if check_image:
-        _, reason = load_image(str(path), max_pixels=max_pixels, max_bytes=max_bytes)
+        reason = check_image_file(str(path), max_pixels=max_pixels, max_bytes=max_bytes)
         if reason is not None:
             return None, reason, str(path)
     clean["image"] = str(path.resolve())
