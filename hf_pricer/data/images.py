@@ -106,9 +106,17 @@ class DecodeBudget:
                 self._condition.notify_all()
 
 
+    def _after_fork(self) -> None:
+        # A forked child (e.g. a DataLoader worker) has none of its parent's decodes, and maybe a held lock.
+        self._pixels = self._decodes = 0
+        self._condition = threading.Condition()
+
+
 #: The budget :func:`load_image` uses by default: 48 megapixels (about 190 MB as Pillow holds RGB) and as many
 #: decodes as CPUs at once.
 DECODE_BUDGET = DecodeBudget()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=DECODE_BUDGET._after_fork)
 
 
 def load_image(
