@@ -24,15 +24,15 @@ import sys
 import tempfile
 import time
 import traceback
-import xml.etree.ElementTree as ElementTree
 from pathlib import Path
+from xml.etree import ElementTree
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUT = os.path.join(REPO_ROOT, "benchmarks", "results")
 sys.path.insert(0, REPO_ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from tests.reliability.servers import HostileServer  # noqa: E402
+from tests.reliability.servers import HostileServer
 
 BOMB_SIZE = (6000, 6000)
 BOMB_COUNT = 8
@@ -65,9 +65,9 @@ def run_corpus() -> list[dict]:
 CHECKPOINT_DESCRIPTIONS = {
     "test_killed_during_a_save_resumes_to_the_uninterrupted_result":
         ("recipe killed (SIGKILL) while saving checkpoint-6, rerun, rerun with --resume_from_checkpoint true",
-         "no partial checkpoint-6 visible (get_last_checkpoint → checkpoint-4); the plain rerun is refused "
-         "naming checkpoint-2 and -4, which stay; the resumed run ends with weights bit-identical and metrics "
-         "equal to an uninterrupted run"),
+         ("no partial checkpoint-6 visible (get_last_checkpoint → checkpoint-4); the plain rerun is refused "
+          "naming checkpoint-2 and -4, which stay; the resumed run ends with weights bit-identical and metrics "
+          "equal to an uninterrupted run")),
     "test_truncated_weights_fall_back_to_the_previous_checkpoint":
         ("checkpoint-6's model.safetensors truncated, resume with true",
          "warning names checkpoint-6; resumes from checkpoint-4; the damaged one moved to superseded-<time>/"),
@@ -131,8 +131,7 @@ def rss_probe(png_path: str, code_root: str) -> dict:
         csv_path = os.path.join(folder, "test.csv")
         with open(csv_path, "w", encoding="utf-8") as handle:
             handle.write("index,image_link,group_id,entity_name\n")
-            for i, path in enumerate(files):
-                handle.write(f"{i},{server.url}{path},1,item_weight\n")
+            handle.writelines(f"{i},{server.url}{path},1,item_weight\n" for i, path in enumerate(files))
         baseline = peak_rss_mb()
         start = time.monotonic()
         dataset = load_challenge_dataset(csv_path, os.path.join(folder, "cache"))  # default workers and limits
@@ -147,7 +146,7 @@ def measure_rss(root: str) -> dict:
         png = os.path.join(folder, "zeros.png")
         bomb_png(png)
         result = subprocess.run([sys.executable, os.path.abspath(__file__), "--rss-probe", png, "--code", root],
-                                cwd=REPO_ROOT, capture_output=True, text=True, timeout=1800)
+                                cwd=REPO_ROOT, capture_output=True, text=True, timeout=1800, check=False)
     if result.returncode != 0:
         return {"code": root, "error": result.stderr[-2000:]}
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -171,24 +170,27 @@ def write_results(results: dict, out: str) -> None:
         json.dump(results, handle, indent=2)
     corpus, network = results["corpus"], results["network"]
     failures = [row for row in corpus + network + results["checkpoints"] if not row["ok"]]
+    if failures:
+        summary = f"**{len(failures)} cases not as expected:** " + ", ".join(row["case"] for row in failures)
+    else:
+        summary = (f"**{len(corpus) + len(network) + len(results['checkpoints'])} cases, all as expected.** No "
+                   "case hangs (every network case ends within twice its deadline + 1 s), raises an error that "
+                   "does not name its file or example, or drops a row without counting it (kept + skipped = rows "
+                   "in the input, checked for every load).")
     lines = [
         "# Fault injection: bad inputs, hostile servers, interrupted runs",
         "",
-        f"Command: `{results['command']}` ({results['date']}, {results['machine']}; other processes used "
-        f"{100 * results['foreign_cpu_share']:.0f}% of the machine's CPU time meanwhile: the seconds are "
-        "wall-clock times on a shared machine). The cases are `tests/reliability/corpus.py` (written to files "
-        "with `python -m tests.reliability.corpus OUT_DIR`) and `tests/reliability/test_checkpoints.py`; the suite "
-        "asserts each outcome.",
+        (f"Command: `{results['command']}` ({results['date']}, {results['machine']}; other processes used "
+         f"{100 * results['foreign_cpu_share']:.0f}% of the machine's CPU time meanwhile: the seconds are "
+         "wall-clock times on a shared machine). The cases are `tests/reliability/corpus.py` (written to files "
+         "with `python -m tests.reliability.corpus OUT_DIR`) and `tests/reliability/test_checkpoints.py`; the "
+         "suite asserts each outcome."),
         "",
-        f"**{len(corpus) + len(network) + len(results['checkpoints'])} cases, "
-        f"{len(failures)} not as expected.** No case hangs (every network case ends within twice its deadline "
-        "+ 1 s), raises an error that does not name its file or example, or drops a row without counting it "
-        "(kept + skipped = rows in the input, checked for every load)." if not failures else
-        f"**{len(failures)} cases not as expected:** " + ", ".join(row["case"] for row in failures),
+        summary,
         "",
-        "Expected: `skipped` = the bad rows counted under the reason, the others kept; `noted` = every row kept, the "
-        "change counted; `kept` = every row kept as it should be; `error` = one error naming the file (or the "
-        "example); `refused` = the image refused with a reason; `recovered` = a transient failure retried.",
+        ("Expected: `skipped` = the bad rows counted under the reason, the others kept; `noted` = every row kept, "
+         "the change counted; `kept` = every row kept as it should be; `error` = one error naming the file (or the "
+         "example); `refused` = the image refused with a reason; `recovered` = a transient failure retried."),
         "",
         "## Bad inputs",
         "",
@@ -207,10 +209,11 @@ def write_results(results: dict, out: str) -> None:
         "",
         "## Memory: eight 6000×6000 PNGs of zeros through the challenge loader",
         "",
-        f"Each PNG is {results['rss'][0].get('png_bytes', 0) // 1024} KB and decodes to 36 megapixels (under the "
-        "40-megapixel cap, so it is not refused). `load_challenge_dataset` with its defaults (16 download threads) "
-        "on a CSV of eight URLs of it, served on 127.0.0.1, measured in a fresh process each (peak RSS: `VmHWM`; "
-        "the baseline is the process after its imports, torch's included). The target is a peak under 1.5 GB.",
+        (f"Each PNG is {results['rss'][0].get('png_bytes', 0) // 1024} KB and decodes to 36 megapixels (under the "
+         "40-megapixel cap, so it is not refused). `load_challenge_dataset` with its defaults (16 download "
+         "threads) on a CSV of eight URLs of it, served on 127.0.0.1, measured in a fresh process each (peak RSS: "
+         "`VmHWM`; the baseline is the process after its imports, torch's included). The target is a peak under "
+         "1.5 GB."),
         "",
         *table(results["rss"], [("code", "label"), ("baseline RSS MB", "baseline_rss_mb"),
                                 ("peak RSS MB", "peak_rss_mb"), ("images kept", "images_ok"),

@@ -302,7 +302,7 @@ class PricerTrainer(Trainer):
         self.accelerator.wait_for_everyone()  # every process has written its RNG state
         if self.args.should_save:
             self.state.save_to_json(os.path.join(staging, name, TRAINER_STATE_NAME))
-            if os.path.exists(final):  # e.g. a second `train()` in one process reaching the same step
+            if os.path.exists(final):  # e.g. a hyperparameter-search trial run again in the same output_dir
                 checkpointing.set_aside([final], run_dir)
             os.replace(os.path.join(staging, name), final)
             shutil.rmtree(staging, ignore_errors=True)

@@ -18,8 +18,9 @@ implementation: the answer for such a row is still due in the output file.
 Downloads run in a thread pool, one request per distinct URL, each with one deadline (`timeout`) for the whole
 request, redirects only to http(s) URLs (and to `allowed_hosts`, when given); transient
 failures (timeouts, connection errors, HTTP 408/429/5xx) are retried up to `retries` times after
-`backoff * 2**attempt` seconds. Every image is size-checked and decoded once (JPEGs at 1/8 scale)
-(:func:`~hf_pricer.data.images.load_image`) before it is written to the cache (`cache_dir/<sha256 of URL>`,
+`backoff * 2**attempt` seconds. Every image is size-checked and decoded once
+(:func:`~hf_pricer.data.images.check_image`: JPEGs at 1/8 scale, under the shared decode budget, so sixteen
+threads hold about one large image's memory) before it is written to the cache (`cache_dir/<sha256 of URL>`,
 atomically), so the cache holds only usable images and a second run makes no request for them. Permanent
 failures (HTTP 4xx, unreadable or oversized images) are remembered in `<sha256>.failed` and not requested
 again unless `retry_failed=True`; transient ones are tried again on the next run.

@@ -18,7 +18,7 @@ import csv
 import json
 import os
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Self
 
 UNDECODABLE = "undecodable text"
 MALFORMED_CSV_ROW = "malformed CSV row"
@@ -151,7 +151,7 @@ class CsvFile:
             raise DataFileError(self.path, f"the CSV header repeats column(s) {duplicates}")
         return header
 
-    def __enter__(self) -> CsvFile:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info) -> None:

@@ -35,7 +35,7 @@ import urllib.request
 from collections.abc import Iterable
 from contextlib import contextmanager, nullcontext
 from functools import partial
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -90,6 +90,7 @@ class DecodeBudget:
 
     @contextmanager
     def reserve(self, pixels: int):
+        """Wait until `pixels` (at most `max_pixels`) and one decode fit in the budget; hold them in the block."""
         pixels = min(pixels, self.max_pixels)
         with self._condition:
             self._condition.wait_for(
@@ -104,7 +105,6 @@ class DecodeBudget:
                 self._pixels -= pixels
                 self._decodes -= 1
                 self._condition.notify_all()
-
 
     def _after_fork(self) -> None:
         # A forked child (e.g. a DataLoader worker) has none of its parent's decodes, and maybe a held lock.
@@ -317,7 +317,7 @@ class _Deadline:
         except OSError:
             pass
 
-    def __enter__(self) -> _Deadline:
+    def __enter__(self) -> Self:
         self._timer.start()
         return self
 
@@ -497,15 +497,15 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_PIXELS",
     "DOWNLOAD_FAILED",
-    "DecodeBudget",
     "IMAGE_FORMATS",
     "IMAGE_NOT_FOUND",
     "IMAGE_TOO_LARGE",
     "NO_IMAGE",
     "UNREADABLE_IMAGE",
-    "check_image",
+    "DecodeBudget",
     "DownloadError",
     "ImageReport",
+    "check_image",
     "download",
     "load_image",
 ]

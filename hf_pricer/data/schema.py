@@ -43,8 +43,8 @@ CAST_TO_STRING = "value cast to string"
 #: Prices outside `[low, high]` dollars are skipped as implausible (`price_range=None` keeps every positive one).
 DEFAULT_PRICE_RANGE = (0.01, 1_000_000.0)
 
-_CURRENCY = re.compile(r"^\s*(?:US)?\$?\s*([-+]?[0-9.,]*[0-9](?:e[-+]?[0-9]+)?)\s*(?:USD)?\s*$", re.I)
-_PLAIN = re.compile(r"^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[-+]?[0-9]+)?$", re.I)
+_CURRENCY = re.compile(r"^\s*(?:US)?\$?\s*([-+]?[0-9.,]*[0-9](?:e[-+]?[0-9]+)?)\s*(?:USD)?\s*$", re.IGNORECASE)
+_PLAIN = re.compile(r"^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[-+]?[0-9]+)?$", re.IGNORECASE)
 _THOUSANDS = re.compile(r"^[-+]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?$")  # 1,299 and 1,299.50
 _DECIMAL_COMMA = re.compile(r"^[-+]?(?:[0-9]+|[0-9]{1,3}(?:\.[0-9]{3})+),[0-9]{1,2}$")  # 12,50 and 1.299,50
 

@@ -232,8 +232,8 @@ def test_decode_budget_bounds_pixels_and_decodes_in_flight():
             with lock:
                 held["pixels"] += min(pixels, 100)
                 held["decodes"] += 1
-                for key in peaks:
-                    peaks[key] = max(peaks[key], held[key])
+                for key, value in held.items():
+                    peaks[key] = max(peaks[key], value)
             time.sleep(0.02)
             with lock:
                 held["pixels"] -= min(pixels, 100)

@@ -5,7 +5,15 @@ import pandas as pd
 import pytest
 from datasets import Dataset, IterableDataset
 
-from hf_pricer.data import clean_items, files, load_items, log_price_statistics, normalize_item, parse_price, schema
+from hf_pricer.data import (
+    clean_items,
+    files,
+    load_items,
+    log_price_statistics,
+    normalize_item,
+    parse_price,
+    schema,
+)
 
 GOOD = {"title": "Kettle", "text": "Steel kettle", "category": "Kitchen", "price": 25.0}
 BAD_ROWS = [

@@ -20,6 +20,7 @@ import io
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 
 from PIL import Image
 
@@ -37,7 +38,7 @@ _TICK = 0.05
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
-    def do_GET(self):  # noqa: C901 -- one branch per hostile behaviour, listed in the module docstring
+    def do_GET(self):  # one branch per hostile behaviour, listed in the module docstring
         server: HostileServer = self.server.owner
         with server.lock:
             server.hits[self.path] += 1
@@ -125,7 +126,7 @@ class HostileServer:
         self.stopped = threading.Event()
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    def __enter__(self) -> HostileServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

@@ -10,11 +10,19 @@ import sys
 import time
 
 import pytest
+from huggingface_hub import HfApi
 from safetensors.torch import load_file
 from transformers.trainer_utils import get_last_checkpoint
 
+from hf_pricer import (
+    PricerTrainer,
+    PricerTrainingArguments,
+    ResidualRegressorCollator,
+    ResidualRegressorProcessor,
+    compute_metrics,
+)
 from hf_pricer.checkpointing import checkpoint_problems
-from tests.test_trainer import items, trainer_for
+from tests.test_trainer import items, model, trainer_for
 from tests.utils import REPO_ROOT
 
 RECIPE_ARGS = [
@@ -38,7 +46,8 @@ def run_recipe(output_dir, *extra, env=None, wait=True):
 
 
 def final_state(output_dir):
-    metrics = json.load(open(os.path.join(output_dir, "eval_results.json")))
+    with open(os.path.join(output_dir, "eval_results.json")) as handle:
+        metrics = json.load(handle)
     metrics = {key: value for key, value in metrics.items() if "runtime" not in key and "per_second" not in key}
     return metrics, load_file(os.path.join(output_dir, "model.safetensors"))
 
@@ -144,3 +153,35 @@ def test_resume_from_a_missing_folder_or_no_checkpoint(tmp_path):
         train_with_checkpoints(tmp_path, 2, resume_from_checkpoint=str(tmp_path / "checkpoint-9"))
     with pytest.raises(ValueError, match="no complete checkpoint in"):
         train_with_checkpoints(tmp_path, 2, resume_from_checkpoint="true")
+
+
+def test_the_best_checkpoint_is_recorded_where_it_lands(tmp_path):
+    data = items(48)
+    trainer = PricerTrainer(
+        model=model(),
+        args=PricerTrainingArguments(
+            output_dir=str(tmp_path), use_cpu=True, report_to="none", disable_tqdm=True, max_steps=6,
+            per_device_train_batch_size=8, save_strategy="steps", save_steps=2, eval_strategy="steps",
+            eval_steps=2, load_best_model_at_end=True, metric_for_best_model="smape", greater_is_better=False,
+            save_total_limit=1,
+        ),
+        train_dataset=data,
+        eval_dataset=data,
+        data_collator=ResidualRegressorCollator(ResidualRegressorProcessor(n_features=64)),
+        compute_metrics=compute_metrics,
+    )
+    trainer.train()
+    best = trainer.state.best_model_checkpoint
+    assert os.path.dirname(best) == str(tmp_path) and checkpoint_problems(best) == []
+    with open(os.path.join(best, "trainer_state.json")) as handle:
+        assert json.load(handle)["best_model_checkpoint"] == best
+    assert [name for name in os.listdir(tmp_path) if "checkpoint" in name] == [os.path.basename(best)]
+
+
+def test_pushed_checkpoints_are_complete(hub_server, tmp_path):
+    trainer = trainer_for(tmp_path, items(32), max_steps=2, save_strategy="steps", save_steps=2, push_to_hub=True,
+                          hub_model_id="tester/resumable", hub_strategy="checkpoint")
+    trainer.train()
+    files = set(HfApi().list_repo_files("tester/resumable"))
+    assert {"last-checkpoint/model.safetensors", "last-checkpoint/optimizer.pt", "last-checkpoint/rng_state.pth",
+            "model.safetensors"} <= files
