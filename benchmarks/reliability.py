@@ -123,7 +123,11 @@ def peak_rss_mb() -> float:
 def rss_probe(png_path: str, code_root: str) -> dict:
     """In a fresh process: load a challenge CSV of `BOMB_COUNT` URLs of the PNG with the loader of `code_root`."""
     sys.path.insert(0, code_root)
+    import hf_pricer
     from hf_pricer.data.challenge import load_challenge_dataset
+
+    if not os.path.abspath(hf_pricer.__file__).startswith(os.path.abspath(code_root) + os.sep):
+        raise SystemExit(f"hf_pricer came from {hf_pricer.__file__}, not from {code_root}")
 
     data = Path(png_path).read_bytes()
     files = {f"/zeros-{i}.png": data for i in range(BOMB_COUNT)}
@@ -228,7 +232,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=DEFAULT_OUT)
     parser.add_argument("--skip-training", action="store_true", help="leave out the checkpoint scenarios")
-    parser.add_argument("--before", help="also measure the memory of the loader of this checkout (e.g. ../main)")
+    parser.add_argument("--before", help="also measure the memory of the loader of another checkout (the code before)")
     parser.add_argument("--rss-probe", help=argparse.SUPPRESS)
     parser.add_argument("--code", default=REPO_ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
