@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import math
+from collections.abc import Mapping, Sequence
 
+import torch
 from transformers.processing_utils import ProcessorMixin
 
 from hf_pricer.data.images import ImageReport
@@ -46,3 +49,46 @@ class AugmentingCollator:
         collator = copy.copy(self)
         collator.train = False
         return collator
+
+
+def _label_value(example: Mapping, name: str, position: int, positive: bool) -> float:
+    value = example.get(name)
+    problem = None
+    if value is None:
+        problem = "is missing"
+    elif isinstance(value, bool):
+        problem = "is not a number"
+    else:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            problem = "is not a number"
+        else:
+            if not math.isfinite(number):
+                problem = "is not finite"
+            elif positive and number <= 0:
+                problem = "is not positive"
+    if problem is not None:
+        raise ValueError(
+            f"example {example.get('id', f'at position {position} of the batch')!r}: `{name}` {problem} "
+            f"({value!r}); every example of a labelled batch needs a usable value (check the data loading)"
+        )
+    return number
+
+
+def collate_labels(
+    examples: Sequence[Mapping], names: str | Sequence[str], *, positive: bool = False
+) -> torch.Tensor | None:
+    """The `labels` tensor of a batch: the field `names` of each example, `(batch_size,)` float32, or for a
+    list of fields `(batch_size, len(names))`. None when no example carries any of them (a batch to predict).
+
+    Every data collator that batches prices or numeric targets goes through here, so that a label is never
+    NaN, infinite, missing or (with `positive`, for prices) zero or negative in a batch the model sees: such a
+    value raises `ValueError` naming the example's `id`, the field and the value. Labels are never dropped.
+    """
+    fields = [names] if isinstance(names, str) else list(names)
+    if all(example.get(name) is None for example in examples for name in fields):
+        return None
+    values = [[_label_value(example, name, i, positive) for name in fields] for i, example in enumerate(examples)]
+    labels = torch.tensor(values, dtype=torch.float32)
+    return labels[:, 0] if isinstance(names, str) else labels

@@ -15,6 +15,13 @@ What it adds to `transformers.Trainer`:
 - **Eval-mode collators.** A data collator with a `for_eval()` method (e.g. one that augments images
   for training) is replaced by `for_eval()`'s collator in evaluation and prediction dataloaders.
 - `remove_unused_columns=False` by default: the collators build model inputs from raw dataset columns.
+- **Runs that resume.** `train()` honours `args.resume_from_checkpoint` (`--resume_from_checkpoint PATH|true`),
+  so every script that parses the flag resumes; `true` takes the latest *complete* checkpoint
+  (:mod:`hf_pricer.checkpointing`), skipping damaged ones with a warning. A checkpoint is written into a
+  temporary folder and renamed into place when complete, so a run killed while saving leaves no partial
+  `checkpoint-N`. A fresh start in an output directory holding checkpoints is an error unless
+  `--overwrite_output_dir`, which moves them aside; no checkpoint is deleted but by `save_total_limit`, among
+  the run's own.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,9 +44,11 @@ from transformers import (
     TrainerCallback,
     TrainingArguments,
 )
-from transformers.trainer_utils import PredictionOutput
+from transformers.trainer import TRAINER_STATE_NAME
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, PredictionOutput, rotate_checkpoints
 from transformers.utils import CONFIG_NAME, SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME
 
+from . import checkpointing
 from .hub import SplitMetrics
 from .modeling_utils import PriceModelMixin, PricerLossMixin
 
@@ -58,6 +68,13 @@ class PricerTrainingArguments(TrainingArguments):
         metadata={
             "help": "Learning rate per parameter-name prefix, e.g. '{\"image_encoder\": 1e-4, \"text_encoder\": 2e-5}'. "
             "Parameters matching no prefix use `learning_rate`."
+        },
+    )
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={
+            "help": "Start afresh in an `output_dir` that holds checkpoints (without it, that is an error). They are "
+            "moved into a `superseded-<time>` folder there, not deleted."
         },
     )
 
@@ -213,6 +230,111 @@ class PricerTrainer(Trainer):
                     logger.info("learning rate %g for %s (%d tensors)", lr, module or "the other parameters", count)
             self.optimizer = optimizer_cls(groups, **optimizer_kwargs)
         return self.optimizer
+
+    def train(self, resume_from_checkpoint: str | bool | None = None, trial=None, **kwargs):
+        """`Trainer.train`, resuming from `args.resume_from_checkpoint` when no checkpoint is passed.
+
+        `resume_from_checkpoint`: a checkpoint folder, which must be complete, or `True`/`"true"` for the latest
+        complete checkpoint in `output_dir`. Hyperparameter-search trials are left to `Trainer` as they are.
+        """
+        if trial is None:
+            if resume_from_checkpoint is None:
+                resume_from_checkpoint = self.args.resume_from_checkpoint
+            resume_from_checkpoint = self._checked_resume(resume_from_checkpoint)
+        return super().train(resume_from_checkpoint=resume_from_checkpoint, trial=trial, **kwargs)
+
+    def _checkpoint_kwargs(self) -> dict:
+        return {
+            "world_size": self.args.world_size,
+            "model_only": self.args.save_only_model,
+            "weights": not (self.is_deepspeed_enabled or self.is_fsdp_enabled),
+        }
+
+    def _checked_resume(self, resume: str | bool | None) -> str | None:
+        """The checkpoint to resume from (None to start afresh), with `output_dir` made ready for the run."""
+        if isinstance(resume, str) and resume.strip().lower() in ("", "false", "true"):
+            resume = resume.strip().lower() == "true"
+        run_dir = self.args.output_dir
+        skipped = {}
+        if resume is True:
+            resume, skipped = checkpointing.latest_complete_checkpoint(run_dir, **self._checkpoint_kwargs())
+            if resume is None:
+                found = "".join(f"\n  {path}: {'; '.join(problems)}" for path, problems in skipped.items())
+                raise ValueError(
+                    f"--resume_from_checkpoint true: no complete checkpoint in {run_dir}"
+                    + (f"; incomplete ones:{found}" if found else "")
+                )
+            logger.info("resuming from %s", resume)
+        elif resume:
+            if not os.path.isdir(resume):
+                raise FileNotFoundError(f"--resume_from_checkpoint: no checkpoint folder {resume!r}")
+            if problems := checkpointing.checkpoint_problems(resume, **self._checkpoint_kwargs()):
+                raise ValueError(f"cannot resume from {resume}: {'; '.join(problems)}")
+        else:
+            resume = None
+        # Checkpoints after the starting point belong to another run, as do all of them when it is elsewhere.
+        resumed_here = resume is not None and os.path.realpath(os.path.dirname(os.path.normpath(resume))) == (
+            os.path.realpath(run_dir)
+        )
+        start = (checkpointing.checkpoint_step(resume) or 0) if resumed_here else 0
+        later = [path for path in checkpointing.list_checkpoints(run_dir) if checkpointing.checkpoint_step(path) > start]
+        damaged = [path for path in later if path in skipped]
+        earlier_run = [path for path in later if path not in skipped]
+        if earlier_run and not self.args.overwrite_output_dir:
+            names = ", ".join(os.path.basename(path) for path in earlier_run)
+            where = f"from {resume}" if resume else "afresh"
+            raise ValueError(
+                f"{run_dir} holds checkpoints of an earlier run ({names}) that this run, starting {where}, would "
+                "overwrite. Pass --resume_from_checkpoint true to continue the latest, --overwrite_output_dir to "
+                "start anyway (they are moved into a `superseded-<time>` folder there), or another --output_dir."
+            )
+        if self.args.should_save:
+            checkpointing.remove_partial_writes(run_dir)
+            if damaged or earlier_run:
+                checkpointing.set_aside(damaged + earlier_run, run_dir)
+        self.accelerator.wait_for_everyone()
+        return resume
+
+    _staging_dir: str | None = None
+    _pending_push = False
+
+    def _get_output_dir(self, trial) -> str:
+        # While a checkpoint is being written, `Trainer._save_checkpoint` writes it under the staging folder.
+        return self._staging_dir if self._staging_dir is not None else super()._get_output_dir(trial)
+
+    def _save_checkpoint(self, model, trial) -> None:
+        """Write the checkpoint into `tmp-checkpoint-N/` and rename it to `checkpoint-N` once complete."""
+        run_dir = self._get_output_dir(trial)
+        name = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+        staging = os.path.join(run_dir, checkpointing.STAGING_PREFIX + name)
+        final = os.path.join(run_dir, name)
+        self._staging_dir, self._pending_push = staging, False
+        try:
+            super()._save_checkpoint(model, trial)
+        finally:
+            self._staging_dir = None
+        # `Trainer` records the best checkpoint where it found it: under the staging folder, or not at all.
+        best_step = self.state.best_global_step
+        if best_step and (best_step == self.state.global_step or os.path.isdir(
+                os.path.join(run_dir, f"{PREFIX_CHECKPOINT_DIR}-{best_step}"))):
+            self.state.best_model_checkpoint = os.path.join(run_dir, f"{PREFIX_CHECKPOINT_DIR}-{best_step}")
+        self.accelerator.wait_for_everyone()  # every process has written its RNG state
+        if self.args.should_save:
+            self.state.save_to_json(os.path.join(staging, name, TRAINER_STATE_NAME))
+            if os.path.exists(final):  # e.g. a hyperparameter-search trial run again in the same output_dir
+                checkpointing.set_aside([final], run_dir)
+            os.replace(os.path.join(staging, name), final)
+            shutil.rmtree(staging, ignore_errors=True)
+            rotate_checkpoints(run_dir, self.args.save_total_limit, self.state.best_model_checkpoint)
+        self.accelerator.wait_for_everyone()
+        if self._pending_push:
+            super()._push_from_checkpoint(final)
+
+    def _push_from_checkpoint(self, checkpoint_folder: str) -> None:
+        if self._staging_dir is not None:  # the upload reads the files: wait until they have their final place
+            self._pending_push = True
+        else:
+            super()._push_from_checkpoint(checkpoint_folder)
 
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
         if not self._load_pretrained_weights(resume_from_checkpoint, model):

@@ -12,12 +12,21 @@ __getattr__, __dir__, _lazy_names = attach(
     __name__,
     names={
         ".schema": ["ITEM_COLUMNS", "SkipReport", "normalize_item", "parse_price"],
-        ".loading": ["clean_items", "item_splits", "load_items", "load_local_items", "log_price_statistics"],
+        ".loading": [
+            "clean_items",
+            "item_splits",
+            "load_items",
+            "load_local_items",
+            "log_price_statistics",
+            "split_by_id",
+        ],
+        ".files": ["DataFileError"],
         ".catalog": ["generate_catalog"],
         ".splits": ["hold_out", "train_validation_test"],
-        ".images": ["ImageReport", "load_image"],
+        ".images": ["DecodeBudget", "ImageReport", "check_image", "load_image"],
         ".challenge": [
             "DownloadReport",
+            "FetchOptions",
             "challenge_dataset",
             "download_images",
             "load_challenge_dataset",

@@ -30,6 +30,7 @@ import csv
 import json
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -224,10 +225,12 @@ def load_alignment_npz(path: str | os.PathLike, require_images: bool | None = No
             `None` to accept either layout.
     """
     source = os.fspath(path)
+    if os.path.isfile(source) and os.path.getsize(source) == 0:
+        raise ValueError(f"{source}: not a readable .npz file (the file is empty, 0 bytes)")
     try:
         archive = np.load(source, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile) as error:
-        raise ValueError(f"{source}: not a readable .npz file ({error})") from error
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{source}: not a readable .npz file ({type(error).__name__}: {error})") from error
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ValueError(f"{source}: expected an .npz archive of named arrays, got a single array")
     with archive:
@@ -240,8 +243,13 @@ def load_alignment_npz(path: str | os.PathLike, require_images: bool | None = No
                 return None
             try:
                 return archive[key]
-            except ValueError as error:  # object arrays: refusing to unpickle them
-                raise _error(source, key, f"cannot be read without unpickling ({error}); store it as a numeric or unicode array") from None
+            except ValueError as error:
+                if "allow_pickle" in str(error):  # an object array: it is never unpickled
+                    raise _error(source, key, f"cannot be read without unpickling ({error}); store it as a numeric "
+                                 "or unicode array") from None
+                raise _error(source, key, f"is damaged ({type(error).__name__}: {error})") from None
+            except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:  # a corrupt or truncated member
+                raise _error(source, key, f"is damaged ({type(error).__name__}: {error})") from None
 
         with_images = IMAGE_EMBEDS in keys if require_images is None else require_images
         caption_ids = get(CAPTION_IDS, required=not with_images)

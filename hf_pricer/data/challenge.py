@@ -15,10 +15,12 @@ skipped and counted by reason in an :class:`~hf_pricer.data.entities.EntityValue
 be had are counted by reason in a :class:`DownloadReport` but keep their row, as in the original
 implementation: the answer for such a row is still due in the output file.
 
-Downloads run in a thread pool, one request per distinct URL, each with a per-request `timeout`; transient
+Downloads run in a thread pool, one request per distinct URL, each with one deadline (`timeout`) for the whole
+request, redirects only to http(s) URLs (and to `allowed_hosts`, when given); transient
 failures (timeouts, connection errors, HTTP 408/429/5xx) are retried up to `retries` times after
 `backoff * 2**attempt` seconds. Every image is size-checked and decoded once
-(:func:`~hf_pricer.data.images.load_image`) before it is written to the cache (`cache_dir/<sha256 of URL>`,
+(:func:`~hf_pricer.data.images.check_image`: JPEGs at 1/8 scale, under the shared decode budget, so sixteen
+threads hold about one large image's memory) before it is written to the cache (`cache_dir/<sha256 of URL>`,
 atomically), so the cache holds only usable images and a second run makes no request for them. Permanent
 failures (HTTP 4xx, unreadable or oversized images) are remembered in `<sha256>.failed` and not requested
 again unless `retry_failed=True`; transient ones are tried again on the next run.
@@ -26,27 +28,28 @@ again unless `retry_failed=True`; transient ones are tried again on the next run
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import logging
 import os
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal, NamedTuple
 
 from PIL import Image as PILImage
 
 from .entities import ENTITY_NAMES, EntityValueError, EntityValueReport, normalize_entity_value
+from .files import CsvFile
 from .images import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_PIXELS,
     DOWNLOAD_FAILED,
     DownloadError,
     ImageReport,
+    check_image,
     download,
-    load_image,
 )
 
 logger = logging.getLogger(__name__)
@@ -54,6 +57,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "CHALLENGE_COLUMNS",
     "DownloadReport",
+    "FetchOptions",
     "challenge_dataset",
     "download_images",
     "load_challenge_dataset",
@@ -118,38 +122,62 @@ class _Fetched(NamedTuple):
     source: Literal["cache", "download", "local", "failed"]
 
 
-def _fetch(
-    url: str,
-    cache_dir: str,
-    *,
-    timeout: float,
-    retries: int,
-    backoff: float,
-    max_bytes: int,
-    max_pixels: int,
-    retry_failed: bool,
-) -> _Fetched:
+@dataclass(frozen=True)
+class FetchOptions:
+    """How :func:`download_images` fetches each image.
+
+    Args:
+        timeout: the deadline of one request in seconds (connection, headers, redirects and body).
+        retries: how often a transient failure (timeout, connection error, HTTP 408/425/429/5xx) is retried.
+        backoff: seconds before the first retry, doubled for each further one.
+        max_bytes, max_pixels: the limits of :func:`~hf_pricer.data.images.load_image`.
+        allowed_hosts: if given, the only hosts image URLs and their redirects may point at.
+        retry_failed: request again the URLs that failed permanently on an earlier run.
+    """
+
+    timeout: float = 10.0
+    retries: int = 3
+    backoff: float = 0.5
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    allowed_hosts: tuple[str, ...] | None = None
+    retry_failed: bool = False
+
+    def __post_init__(self):
+        if self.retries < 0 or self.timeout <= 0 or self.backoff < 0:
+            raise ValueError(
+                f"need retries >= 0, timeout > 0 and backoff >= 0; got retries={self.retries}, "
+                f"timeout={self.timeout}, backoff={self.backoff}"
+            )
+
+    def check(self, data: bytes | str) -> str | None:
+        """Why an image cannot be used, None when it can (:func:`~hf_pricer.data.images.check_image`)."""
+        return check_image(data, max_bytes=self.max_bytes, max_pixels=self.max_pixels)
+
+
+def _fetch(url: str, cache_dir: str, options: FetchOptions) -> _Fetched:
     if not url.lower().startswith(("http://", "https://")):  # a local file is used where it is
-        _, reason = load_image(url, max_bytes=max_bytes, max_pixels=max_pixels)
+        reason = options.check(url)
         return _Fetched(None, reason, 0, "failed") if reason else _Fetched(url, None, 0, "local")
     path = _cache_path(cache_dir, url)
     if os.path.exists(path):
         return _Fetched(path, None, 0, "cache")
-    if not retry_failed and os.path.exists(path + ".failed"):
+    if not options.retry_failed and os.path.exists(path + ".failed"):
         with open(path + ".failed", encoding="utf-8") as file:
             return _Fetched(None, file.read(), 0, "failed")
-    for attempt in range(retries + 1):
+    for attempt in range(options.retries + 1):
         try:
-            data = download(url, max_bytes=max_bytes, timeout=timeout)
+            data = download(url, max_bytes=options.max_bytes, timeout=options.timeout,
+                            allowed_hosts=options.allowed_hosts)
             break
         except DownloadError as error:
             if not error.retryable:
                 _write_atomic(path + ".failed", str(error).encode("utf-8"))
                 return _Fetched(None, str(error), attempt + 1, "failed")
-            if attempt == retries:
+            if attempt == options.retries:
                 return _Fetched(None, f"{error} (after {attempt + 1} attempts)", attempt + 1, "failed")
-            time.sleep(backoff * 2**attempt)
-    _, reason = load_image(data, max_bytes=max_bytes, max_pixels=max_pixels)
+            time.sleep(options.backoff * 2**attempt)
+    reason = options.check(data)
     if reason is not None:  # permanent: the server answered with something that is not a usable image
         _write_atomic(path + ".failed", reason.encode("utf-8"))
         return _Fetched(None, reason, attempt + 1, "failed")
@@ -162,40 +190,26 @@ def download_images(
     cache_dir: str | os.PathLike,
     *,
     num_workers: int = 16,
-    timeout: float = 10.0,
-    retries: int = 3,
-    backoff: float = 0.5,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-    retry_failed: bool = False,
     report: DownloadReport | None = None,
+    **options,
 ) -> tuple[list[str | None], DownloadReport]:
     """Download `urls` into `cache_dir`; returns the local path of each (None where it failed) and the report.
 
-    Each distinct URL is fetched once. Values that are not `http(s)://` URLs are taken as local files and
-    only checked. See the module docstring for retries, caching and what counts as a failure.
+    `options` are the fields of :class:`FetchOptions` (`timeout`, `retries`, `backoff`, `max_bytes`,
+    `max_pixels`, `allowed_hosts`, `retry_failed`). Each distinct URL is fetched once, by `num_workers`
+    threads; decoding them shares :data:`~hf_pricer.data.images.DECODE_BUDGET`, so memory stays bounded
+    whatever their number. Values that are not `http(s)://` URLs are taken as local files and only checked.
+    See the module docstring for retries, caching and what counts as a failure.
     """
-    if retries < 0 or timeout <= 0 or backoff < 0 or num_workers < 1:
-        raise ValueError(
-            f"need retries >= 0, timeout > 0, backoff >= 0 and num_workers >= 1; got retries={retries}, "
-            f"timeout={timeout}, backoff={backoff}, num_workers={num_workers}"
-        )
+    options = FetchOptions(**options)
+    if num_workers < 1:
+        raise ValueError(f"need num_workers >= 1, got {num_workers}")
     cache_dir = os.fspath(cache_dir)
     os.makedirs(cache_dir, exist_ok=True)
     report = DownloadReport() if report is None else report
     unique = list(dict.fromkeys(urls))
-    fetch = partial(
-        _fetch,
-        cache_dir=cache_dir,
-        timeout=timeout,
-        retries=retries,
-        backoff=backoff,
-        max_bytes=max_bytes,
-        max_pixels=max_pixels,
-        retry_failed=retry_failed,
-    )
     with ThreadPoolExecutor(max_workers=num_workers) as pool:
-        results = dict(zip(unique, pool.map(fetch, unique)))
+        results = dict(zip(unique, pool.map(partial(_fetch, cache_dir=cache_dir, options=options), unique)))
     for url in urls:  # counted per row, so that the report matches the dataset
         fetched = results[url]
         if fetched.path is None:
@@ -234,22 +248,26 @@ def read_challenge_csv(
     """The usable rows of a challenge CSV, with `index` as int and `entity_value` in canonical form.
 
     `labels=None` reads labels when the file has an `entity_value` column; `labels=True` requires one.
-    A missing column raises `ValueError`; bad rows are skipped and counted in `report` (see the module).
+    Bad rows (see the module; also lines that are not UTF-8, malformed CSV rows and oversized fields) are
+    skipped and counted in `report` with their line. A missing column, a file that cannot be read and a file
+    without a usable row raise `ValueError` naming the file.
     """
     path = os.fspath(path)
-    report = EntityValueReport(name=os.path.basename(path)) if report is None else report
-    with open(path, newline="", encoding="utf-8-sig") as file:
-        reader = csv.DictReader(file)
-        columns = [c.strip() for c in reader.fieldnames or []]
-        reader.fieldnames = columns
+    name = os.path.basename(path)
+    report = EntityValueReport(name=name) if report is None else report
+    with CsvFile(path) as table:
+        columns = table.header
         if labels is None:
             labels = "entity_value" in columns
         required = CHALLENGE_COLUMNS + (("entity_value",) if labels else ())
         if missing := [c for c in required if c not in columns]:
             raise ValueError(f"{path}: missing column(s) {missing}; found {columns}")
         rows, seen = [], set()
-        for line, raw in enumerate(reader, start=2):
-            row_id = f"{os.path.basename(path)}:{line}"
+        for where, raw, problem in table:
+            row_id = f"{name}:{where.removeprefix('line ')}"
+            if problem is not None:
+                report.add(problem, row_id=row_id)
+                continue
             try:
                 index = int(raw["index"])
             except (TypeError, ValueError):
@@ -258,21 +276,19 @@ def read_challenge_csv(
             if index in seen:
                 report.add(DUPLICATE_INDEX, row_id=row_id, detail=str(index))
                 continue
-            entity_name = (raw["entity_name"] or "").strip()
+            entity_name = raw["entity_name"].strip()
             if entity_name not in ENTITY_NAMES:
                 report.add(UNKNOWN_ENTITY, row_id=row_id, detail=repr(entity_name))
                 continue
             row = {
                 "index": index,
-                "image_link": (raw["image_link"] or "").strip(),
-                "group_id": (raw["group_id"] or "").strip(),
+                "image_link": raw["image_link"].strip(),
+                "group_id": raw["group_id"].strip(),
                 "entity_name": entity_name,
             }
             if labels:
                 try:
-                    row["entity_value"] = normalize_entity_value(
-                        raw["entity_value"], entity_name, ranges=ranges
-                    )
+                    row["entity_value"] = normalize_entity_value(raw["entity_value"], entity_name, ranges=ranges)
                 except EntityValueError as error:
                     report.add(error.reason, row_id=row_id, detail=raw["entity_value"])
                     continue
@@ -281,6 +297,8 @@ def read_challenge_csv(
             report.kept += 1
     if report.skipped:
         logger.warning("%s", report.summary())
+    if not rows:
+        raise ValueError(f"{path}: no usable row ({report.summary()})")
     return rows
 
 
@@ -297,7 +315,7 @@ def load_challenge_dataset(
     """A challenge CSV as a `datasets.Dataset` with its images downloaded into `cache_dir` (columns above).
 
     `labels` and `ranges` go to :func:`read_challenge_csv`, `download_kwargs` (`num_workers`, `timeout`,
-    `retries`, `backoff`, `retry_failed`...) to :func:`download_images`. Pass `report` / `download_report` to
+    `retries`, `backoff`, `allowed_hosts`, `retry_failed`...) to :func:`download_images`. Pass `report` / `download_report` to
     inspect the skipped rows and the missing images.
     """
     rows = read_challenge_csv(path, labels=labels, ranges=ranges, report=report)

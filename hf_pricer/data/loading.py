@@ -6,6 +6,13 @@ rows removed, counted and logged. `load_items` is the single entry point the rec
 >>> load_items("catalog")                                  # embedded synthetic catalog, offline
 >>> load_items("ed-donner/items_full", streaming=True)     # Hub dataset, streamed
 >>> load_items("../shared/data/items/appliances_2000.jsonl")  # local jsonl/json/csv/parquet
+
+Local files are read row by row (:mod:`hf_pricer.data.files`): a damaged row (bytes that are not UTF-8, a
+malformed JSON line or CSV row) is skipped and counted with its file and line, and a file that cannot be
+read at all raises one error naming it. The dataset's columns are the union of every row's columns, each
+with one type; a column whose values have different types (numbers in some rows, text in others) becomes a
+text column, each converted value counted. Repeated ids are counted, and a local file is split into
+`train`/`test` by id, so the rows of one id never land in both.
 """
 
 from __future__ import annotations
@@ -14,12 +21,15 @@ import json
 import logging
 import math
 import os
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping
 
 import datasets
-from datasets import Dataset, DatasetDict, IterableDataset, IterableDatasetDict
+import numpy as np
+from datasets import Dataset, DatasetDict, Features, IterableDataset, IterableDatasetDict, Value
 
-from .schema import MALFORMED_ROW, SkipReport, normalize_item
+from .files import CsvFile, iter_json_list, iter_jsonl, iter_parquet
+from .schema import CAST_TO_STRING, DEFAULT_PRICE_RANGE, DUPLICATE_ID, SkipReport, _normalize
 
 logger = logging.getLogger(__name__)
 
@@ -27,53 +37,125 @@ CATALOG_SOURCES = ("catalog", "synthetic")
 LOCAL_FORMATS = (".jsonl", ".json", ".csv", ".parquet")
 _SKIP = "_skip_reason"
 _SKIP_PRICE = "_skip_price"
+_NOTE = "_note"
+_SCHEMA_TYPES = {"id": "string", "title": "string", "text": "string", "category": "string", "details": "string",
+                 "price": "float64"}
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 
-def _read_local_rows(path: str) -> Iterator[dict | None]:
-    """Raw rows of a local file; `None` stands for a line that is not a JSON object."""
+def _read_local_rows(path: str) -> Iterator[tuple[str, dict | None, str | None]]:
+    """`(where, row, problem)` for each row of a local file (see :mod:`hf_pricer.data.files`)."""
     suffix = os.path.splitext(path)[1].lower()
     if suffix == ".jsonl":
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:
-                    row = None
-                yield row if isinstance(row, dict) else None
+        yield from iter_jsonl(path)
     elif suffix == ".json":
-        with open(path, encoding="utf-8") as handle:
-            rows = json.load(handle)
-        if not isinstance(rows, list):
-            raise ValueError(f"{path}: a .json items file must hold a list of objects, got {type(rows).__name__}")
-        yield from (row if isinstance(row, dict) else None for row in rows)
+        with open(path, "rb") as handle:  # a `.json` file holds a list of objects, or one object per line
+            start = handle.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+        yield from (iter_jsonl(path) if start == b"{" else iter_json_list(path))
     elif suffix == ".csv":
-        import pandas as pd
-
-        # Read every cell as text so that a bad price in one row cannot change the type of the column.
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        yield from frame.to_dict(orient="records")
+        with CsvFile(path) as table:
+            yield from table
     elif suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        yield from pq.read_table(path).to_pylist()
+        yield from iter_parquet(path)
     else:
         raise ValueError(f"unsupported items file {path!r}: expected one of {LOCAL_FORMATS}")
 
 
-def _clean_rows(rows, report: SkipReport, id_prefix: str) -> Iterator[dict]:
-    for index, row in enumerate(rows):
-        item, reason = normalize_item(row, index, id_prefix) if row is not None else ({}, MALFORMED_ROW)
-        if reason is None:
+def _clean_rows(rows: Iterable[tuple[str, dict | None, str | None]], report: SkipReport | None, id_prefix: str,
+                price_range: tuple[float, float] | None) -> Iterator[tuple[str, dict]]:
+    """`(where, item)` for the usable rows; the others are counted in `report` (None: not counted)."""
+    seen: set[str] = set()
+    for index, (where, row, problem) in enumerate(rows):
+        if problem is not None:
+            if report is not None:
+                report.add(problem, f"{id_prefix}-{index}", where)
+            continue
+        item, reason, note = _normalize(row, index, id_prefix, price_range)
+        if reason is not None:
+            if report is not None:
+                report.add(reason, item["id"], f"{where}; price={row.get('price')!r}")
+            continue
+        if report is not None:
             report.kept += 1
-            yield item
-        else:
-            report.add(reason, item.get("id", f"{id_prefix}-{index}"), f"price={(row or {}).get('price')!r}")
+            if note is not None:
+                report.note(note, item["id"], f"{where}; price={row.get('price')!r}")
+            if item["id"] in seen:
+                report.note(DUPLICATE_ID, item["id"], where)
+            seen.add(item["id"])
+        yield where, item
 
 
-def _normalize_columns(*columns_and_indices, column_names: list[str], image_columns: list[str], id_prefix: str):
-    """Batched `Dataset.map` function: schema columns plus the skip reason of each row.
+_MIXED = "mixed"
+_SCALAR_TYPES = {bool: "bool", int: "int64", float: "float64", str: "string", bytes: "binary"}
+
+
+def _value_type(value) -> str | object:
+    """A value's column type: a `datasets` dtype name, `"image"`, an Arrow type for nested values, or `_MIXED`."""
+    if value is None:
+        return "null"
+    if type(value) in _SCALAR_TYPES:
+        return _SCALAR_TYPES[type(value)]
+    if hasattr(value, "getpixel"):  # a PIL image
+        return "image"
+    try:
+        import pyarrow as pa
+
+        return pa.array([value]).type
+    except Exception:  # noqa: BLE001 -- whatever Arrow cannot hold is stored as text
+        return _MIXED
+
+
+def _merge_types(first, second):
+    if first == second or second == "null":
+        return first
+    if first == "null":
+        return second
+    if {first, second} == {"int64", "float64"}:
+        return "float64"
+    return _MIXED
+
+
+class _Columns:
+    """The union of the columns of every row, with one type per column, gathered as the rows pass."""
+
+    def __init__(self):
+        self.types: dict[str, object] = {}
+
+    def add(self, item: dict) -> None:
+        for name, value in item.items():
+            if name in _SCHEMA_TYPES:
+                self.types[name] = _SCHEMA_TYPES[name]
+            else:
+                self.types[name] = _merge_types(self.types.get(name, "null"), _value_type(value))
+
+    def features(self) -> Features:
+        def feature(kind):
+            if kind == "image":
+                return datasets.Image()
+            if kind == _MIXED:
+                return Value("string")
+            if isinstance(kind, str):
+                return Value(kind)
+            return datasets.features.features.generate_from_arrow_type(kind)
+
+        return Features({name: feature(kind) for name, kind in self.types.items()})
+
+    def conform(self, item: dict, where: str, report: SkipReport | None) -> dict:
+        """`item` with every column (None where it has none), values of mixed-type columns as text."""
+        row = {}
+        for name, kind in self.types.items():
+            value = item.get(name)
+            if kind == _MIXED and value is not None and not isinstance(value, str):
+                if report is not None:
+                    report.note(CAST_TO_STRING, item.get("id"), f"{where}; column {name!r}={value!r}")
+                value = json.dumps(value, default=str) if isinstance(value, (dict, list)) else str(value)
+            row[name] = value
+        return row
+
+
+def _normalize_columns(*columns_and_indices, column_names: list[str], image_columns: list[str], id_prefix: str,
+                       price_range: tuple[float, float] | None):
+    """Batched `Dataset.map` function: schema columns plus the skip reason and note of each row.
 
     It receives every column but the image ones, so images are never decoded while checking rows.
     """
@@ -82,9 +164,9 @@ def _normalize_columns(*columns_and_indices, column_names: list[str], image_colu
     for position, index in enumerate(indices):
         row = {name: column[position] for name, column in zip(column_names, columns)}
         row.update({name: True for name in image_columns})  # present, so no `image_url` is copied over it
-        item, reason = normalize_item(row, index, id_prefix)
-        item[_SKIP] = reason
-        item[_SKIP_PRICE] = None if reason is None else repr(row.get("price"))
+        item, reason, note = _normalize(row, index, id_prefix, price_range)
+        item[_SKIP], item[_NOTE] = reason, note
+        item[_SKIP_PRICE] = None if reason is None and note is None else repr(row.get("price"))
         for name in image_columns:
             item.pop(name)
         for name, value in item.items():
@@ -92,23 +174,30 @@ def _normalize_columns(*columns_and_indices, column_names: list[str], image_colu
     return out
 
 
-def clean_items(dataset: Dataset | IterableDataset, name: str = "items") -> tuple[Dataset | IterableDataset, SkipReport]:
+def clean_items(
+    dataset: Dataset | IterableDataset,
+    name: str = "items",
+    *,
+    price_range: tuple[float, float] | None = DEFAULT_PRICE_RANGE,
+) -> tuple[Dataset | IterableDataset, SkipReport]:
     """Normalise a `datasets` object to the item schema and remove bad rows.
 
-    For a `Dataset` the report is complete on return (and logged); a dataset where every row is bad
-    raises `ValueError`. For an `IterableDataset` rows are checked as they stream and the report
-    fills up during iteration.
+    For a `Dataset` the report is complete on return (and logged), repeated ids included; a dataset where
+    every row is bad raises `ValueError`. For an `IterableDataset` rows are checked as they stream and the
+    report fills up during iteration. `price_range`: see :func:`~hf_pricer.data.schema.parse_price`.
     """
     report = SkipReport(name)
     id_prefix = name.replace("/", "-")
     if isinstance(dataset, IterableDataset):
 
         def normalize(row, index):
-            item, reason = normalize_item(row, index, id_prefix)
+            item, reason, note = _normalize(row, index, id_prefix, price_range)
             if reason is not None:
                 report.add(reason, item.get("id"), f"price={row.get('price')!r}")
             else:
                 report.kept += 1
+                if note is not None:
+                    report.note(note, item["id"], f"price={row.get('price')!r}")
             item[_SKIP] = reason
             return item
 
@@ -122,35 +211,106 @@ def clean_items(dataset: Dataset | IterableDataset, name: str = "items") -> tupl
         batched=True,
         with_indices=True,
         input_columns=read_columns,
-        fn_kwargs={"column_names": read_columns, "image_columns": image_columns, "id_prefix": id_prefix},
+        fn_kwargs={"column_names": read_columns, "image_columns": image_columns, "id_prefix": id_prefix,
+                   "price_range": price_range},
         desc=f"checking {name}",
     )
-    for reason, row_id, price in zip(mapped[_SKIP], mapped["id"], mapped[_SKIP_PRICE]):
-        if reason is None:
-            report.kept += 1
-        else:
+    seen = set()
+    for reason, note, row_id, price in zip(mapped[_SKIP], mapped[_NOTE], mapped["id"], mapped[_SKIP_PRICE]):
+        if reason is not None:
             report.add(reason, row_id, f"price={price}")
-    cleaned = mapped.filter(lambda reason: reason is None, input_columns=_SKIP).remove_columns([_SKIP, _SKIP_PRICE])
+            continue
+        report.kept += 1
+        if note is not None:
+            report.note(note, row_id, f"price={price}")
+        if row_id in seen:
+            report.note(DUPLICATE_ID, row_id)
+        seen.add(row_id)
+    cleaned = mapped.filter(lambda reason: reason is None, input_columns=_SKIP)
+    cleaned = cleaned.remove_columns([_SKIP, _SKIP_PRICE, _NOTE])
     logger.info(report.summary())
     report.check_not_empty()
     return cleaned, report
 
 
-def load_local_items(path: str, streaming: bool = False) -> tuple[Dataset | IterableDataset, SkipReport]:
-    """Items from one local `.jsonl`/`.json`/`.csv`/`.parquet` file."""
+def load_local_items(
+    path: str,
+    streaming: bool = False,
+    *,
+    price_range: tuple[float, float] | None = DEFAULT_PRICE_RANGE,
+) -> tuple[Dataset | IterableDataset, SkipReport]:
+    """Items from one local `.jsonl`/`.json`/`.csv`/`.parquet` file, and the report of the rows left out.
+
+    The columns and their types come from every row (see the module docstring). A file that cannot be read
+    raises :class:`~hf_pricer.data.files.DataFileError` (a `ValueError`) naming it; so does a file without a
+    usable row. When streaming, the file is read once up front for its columns (and its errors), and the
+    report fills up as the rows stream.
+    """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"items file not found: {path!r}")
-    name = os.path.basename(path)
-    report = SkipReport(name)
+    id_prefix = os.path.basename(path)
+    report = SkipReport(path)
+    columns = _Columns()
     if streaming:
-        dataset = IterableDataset.from_generator(
-            lambda: _clean_rows(_read_local_rows(path), report, name), features=None
-        )
-        return dataset, report
-    rows = list(_clean_rows(_read_local_rows(path), report, name))
+        for _, item in _clean_rows(_read_local_rows(path), None, id_prefix, price_range):
+            columns.add(item)
+        if not columns.types:  # no usable row: read it again, counting why, for the error
+            for _ in _clean_rows(_read_local_rows(path), report, id_prefix, price_range):
+                pass
+            report.check_not_empty()
+
+        def generate():
+            for where, item in _clean_rows(_read_local_rows(path), report, id_prefix, price_range):
+                yield columns.conform(item, where, report)
+
+        return IterableDataset.from_generator(generate, features=columns.features()), report
+    rows = list(_clean_rows(_read_local_rows(path), report, id_prefix, price_range))
     logger.info(report.summary())
     report.check_not_empty()
-    return Dataset.from_list(rows), report
+    for _, item in rows:
+        columns.add(item)
+    conformed = [columns.conform(item, where, report) for where, item in rows]
+    features = columns.features()
+    return Dataset.from_dict({name: [row[name] for row in conformed] for name in features}, features=features), report
+
+
+def split_by_id(
+    dataset: Dataset, test_size: float, seed: int = 42, report: SkipReport | None = None
+) -> DatasetDict:
+    """`train`/`test` splits in which all rows of one `id` are on the same side.
+
+    `test_size` is a fraction of the distinct ids (a count when ≥ 1), rounded up as `datasets` does; the rows
+    are shuffled with `seed`. Too few ids for two non-empty splits is a `ValueError` that says how many rows
+    there are and, with `report`, why the others were skipped.
+    """
+    ids = dataset["id"]
+    distinct = list(dict.fromkeys(ids))
+    num_test = math.ceil(test_size * len(distinct)) if test_size < 1 else int(test_size)
+    if not 0 < num_test < len(distinct):
+        why = f" ({report.summary()})" if report is not None else ""
+        raise ValueError(
+            f"{len(dataset)} usable rows with {len(distinct)} distinct ids are too few to split into train and test "
+            f"with test_size={test_size}{why}; pass more rows, or test_size=0 to keep them all for training"
+        )
+    generator = np.random.default_rng(seed)
+    test_ids = {distinct[i] for i in generator.permutation(len(distinct))[:num_test]}
+    order = generator.permutation(len(dataset))
+    return DatasetDict(
+        train=dataset.select([i for i in order if ids[i] not in test_ids]),
+        test=dataset.select([i for i in order if ids[i] in test_ids]),
+    )
+
+
+def _looks_local(source: str) -> bool:
+    """Whether `source` names a local file rather than a Hub dataset (`name` or `namespace/name`)."""
+    if os.path.exists(source) or os.path.splitext(source)[1].lower() in LOCAL_FORMATS:
+        return True
+    if any(os.path.isfile(source + suffix) for suffix in LOCAL_FORMATS):  # `items` for `items.jsonl`
+        return True
+    if source.startswith((".", "~")) or os.path.isabs(source) or "\\" in source or not _HUB_ID.match(source):
+        return True
+    parent = os.path.dirname(source)
+    return bool(parent) and os.path.isdir(parent)  # `data/items` next to a local `data/` folder
 
 
 def load_items(
@@ -165,6 +325,7 @@ def load_items(
     with_images: bool = False,
     image_size: int = 224,
     revision: str | None = None,
+    price_range: tuple[float, float] | None = DEFAULT_PRICE_RANGE,
     reports: dict[str, SkipReport] | None = None,
 ) -> DatasetDict | IterableDatasetDict | Dataset | IterableDataset:
     """Load items in the hf_pricer schema.
@@ -172,17 +333,24 @@ def load_items(
     Args:
         source: `"catalog"` (the embedded synthetic catalog), a local items file, or a Hub dataset id
             such as `"ed-donner/items_full"` (`title, category, price, full, weight, summary, prompt, id`).
+            A source that looks like a path (a known extension, `./`, `~`, an absolute path, a folder that
+            exists here) and is not a file is a `FileNotFoundError`, never a Hub request.
         split: return only this split instead of the whole `DatasetDict`.
         streaming: return `IterableDataset`s (the Trainer then needs `max_steps`).
-        test_size, seed: how a single local file is split into `train`/`test` (not used when streaming).
+        test_size, seed: how a single local file is split into `train`/`test` by id (not when streaming;
+            `test_size=0` keeps every row in `train`).
         catalog_size, catalog_seed, with_images, image_size: the synthetic catalog's size and rendering;
             it is split 80/10/10 into `train`/`validation`/`test` with `seed`.
         revision: Hub revision.
+        price_range: `(low, high)` in dollars; rows priced outside are skipped as implausible (`None`: no bound).
         reports: if given, filled with the :class:`SkipReport` of each split.
     """
     reports = {} if reports is None else reports
     if source in CATALOG_SOURCES:
         from .catalog import generate_catalog
+
+        if catalog_size < 6:
+            raise ValueError(f"catalog_size={catalog_size} is too small for train/validation/test splits; use 6 or more")
 
         catalog = generate_catalog(n=catalog_size, seed=catalog_seed, image_size=image_size, with_images=with_images)
         first = catalog.train_test_split(test_size=0.2, seed=seed)
@@ -190,18 +358,24 @@ def load_items(
         result = DatasetDict(train=first["train"], validation=rest["train"], test=rest["test"])
         if streaming:
             result = IterableDatasetDict({name: ds.to_iterable_dataset() for name, ds in result.items()})
-    elif os.path.splitext(source)[1].lower() in LOCAL_FORMATS or os.path.exists(source):
-        dataset, report = load_local_items(source, streaming=streaming)
+    elif _looks_local(source):
+        if not os.path.isfile(source):
+            near = [source + suffix for suffix in LOCAL_FORMATS if os.path.isfile(source + suffix)]
+            raise FileNotFoundError(
+                f"items file not found: {source!r} (a local path, so it is not looked up on the Hub)"
+                + (f"; did you mean {near[0]!r}?" if near else "")
+            )
+        dataset, report = load_local_items(source, streaming=streaming, price_range=price_range)
         reports["train"] = report
-        if streaming:
-            result = IterableDatasetDict(train=dataset)
+        if streaming or not test_size:
+            result = (IterableDatasetDict if streaming else DatasetDict)(train=dataset)
         else:
-            result = dataset.train_test_split(test_size=test_size, seed=seed) if test_size else DatasetDict(train=dataset)
+            result = split_by_id(dataset, test_size, seed, report)
     else:
         raw = datasets.load_dataset(source, revision=revision, streaming=streaming)
         cleaned = {}
         for name, dataset in raw.items():
-            cleaned[name], reports[name] = clean_items(dataset, f"{source}:{name}")
+            cleaned[name], reports[name] = clean_items(dataset, f"{source}:{name}", price_range=price_range)
         result = IterableDatasetDict(cleaned) if streaming else DatasetDict(cleaned)
     if split is None:
         return result

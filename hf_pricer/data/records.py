@@ -9,7 +9,7 @@ unless absolute), the level-1 label (`company`), the level-2 label (`model`) and
 ```
 
 [`load_records`] checks every record (labels are non-empty strings, targets parse as finite numbers, the image
-exists and decodes, via [`hf_pricer.data.images.load_image`]) and counts the ones it skips by reason in a
+exists and decodes, via [`hf_pricer.data.images.check_image`]) and counts the ones it skips by reason in a
 [`SkipReport`], which logs them; it never raises on a bad record. [`save_json`] writes results with NumPy and
 torch values converted. [`write_catalog_json`] materialises the embedded synthetic catalog in this format (the
 recipes' offline default) and [`grocery_records`] converts the Grocery Store Dataset (benchmarks).
@@ -28,8 +28,10 @@ from typing import Any
 import numpy as np
 from datasets import Dataset
 
+from .files import UNDECODABLE, DataFileError, has_undecodable, read_json_document
 from .grocery import grocery_classes, parse_grocery_information
-from .images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, load_image
+from .images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
+from .images import check_image as check_image_file
 from .schema import SkipReport
 
 logger = logging.getLogger(__name__)
@@ -106,7 +108,7 @@ def validate_record(
     if not path.is_file():
         return None, IMAGE_NOT_FOUND, str(path)
     if check_image:
-        _, reason = load_image(str(path), max_pixels=max_pixels, max_bytes=max_bytes)
+        reason = check_image_file(str(path), max_pixels=max_pixels, max_bytes=max_bytes)
         if reason is not None:
             return None, reason, str(path)
     clean["image"] = str(path.resolve())
@@ -126,13 +128,13 @@ def load_records(
 
     Returns a `Dataset` with columns `id`, `image` (absolute path), the label fields and one float column per
     target, and the [`SkipReport`] of the records left out (logged, never raised). Relative image paths are
-    resolved against `base_dir`, by default the JSON file's folder. Raises only if nothing is usable.
+    resolved against `base_dir`, by default the JSON file's folder. Raises only if nothing is usable, or if the
+    file cannot be read (empty, truncated, not JSON: a [`~hf_pricer.data.files.DataFileError`] naming it).
     """
     if isinstance(source, (str, os.PathLike)):
-        with open(source, encoding="utf-8") as handle:
-            records = json.load(handle)
+        records = read_json_document(source)
         if not isinstance(records, list):
-            raise ValueError(f"{source}: expected a JSON list of records, got a {type(records).__name__}")
+            raise DataFileError(source, f"expected a JSON list of records, got a {type(records).__name__}")
         base_dir = base_dir if base_dir is not None else os.path.dirname(os.path.abspath(source))
         name = name or os.path.basename(source)
     else:
@@ -140,9 +142,12 @@ def load_records(
     report = SkipReport(name or "records")
     rows = []
     for index, record in enumerate(records):
-        clean, reason, detail = validate_record(
-            record, target_names, base_dir=base_dir, label_fields=label_fields, check_image=check_images
-        )
+        if has_undecodable(record):
+            clean, reason, detail = None, UNDECODABLE, f"record {index}"
+        else:
+            clean, reason, detail = validate_record(
+                record, target_names, base_dir=base_dir, label_fields=label_fields, check_image=check_images
+            )
         row_id = str(record.get("id", index)) if isinstance(record, Mapping) else str(index)
         if clean is None:
             report.add(reason, row_id, detail)

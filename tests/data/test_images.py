@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from hf_pricer.data.images import ImageReport, load_image
+from hf_pricer.data.images import DecodeBudget, ImageReport, check_image, load_image
 
 
 def _encode(image: Image.Image, format: str = "PNG", **kwargs) -> bytes:
@@ -221,3 +221,47 @@ def test_image_report_counts_kinds_and_logs(caplog):
     assert report.counts == {"image too large": 2, "no image": 1} and report.missing == 3
     assert report.summary() == "images: loaded 5, unusable 3 (2 image too large, 1 no image)"
     assert "item a: image too large (9×9 pixels)" in caplog.text and "item b" not in caplog.text
+
+
+def test_decode_budget_bounds_pixels_and_decodes_in_flight():
+    budget = DecodeBudget(max_pixels=100, max_decodes=2)
+    lock, held, peaks = threading.Lock(), {"pixels": 0, "decodes": 0}, {"pixels": 0, "decodes": 0}
+
+    def decode(pixels):
+        with budget.reserve(pixels):
+            with lock:
+                held["pixels"] += min(pixels, 100)
+                held["decodes"] += 1
+                for key, value in held.items():
+                    peaks[key] = max(peaks[key], value)
+            time.sleep(0.02)
+            with lock:
+                held["pixels"] -= min(pixels, 100)
+                held["decodes"] -= 1
+
+    threads = [threading.Thread(target=decode, args=(pixels,)) for pixels in [60, 60, 30, 500, 10, 10, 10]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert not any(thread.is_alive() for thread in threads)  # an image over the budget still goes, alone
+    assert peaks["pixels"] <= 100 and peaks["decodes"] == 2
+    with pytest.raises(ValueError, match="max_decodes >= 1"):
+        DecodeBudget(max_decodes=0)
+
+
+def test_jpeg_draft_mode_decodes_at_a_reduced_scale():
+    jpeg = _encode(Image.new("RGB", (800, 600), (200, 30, 30)), "JPEG")
+    assert load_image(jpeg)[0].size == (800, 600)
+    assert load_image(jpeg, draft=(150, 150))[0].size == (200, 150)  # 1/4: the smallest scale still ≥ 150
+    png = _encode(Image.new("RGB", (800, 600)))
+    assert load_image(png, draft=(150, 150))[0].size == (800, 600)  # only JPEG has a draft mode
+
+
+def test_check_image_gives_the_reasons_of_load_image(tmp_path):
+    assert check_image(PNG) is None
+    assert check_image(_with_png_size(PNG, 9000, 9000)) == "image too large (9000×9000 pixels)"
+    assert check_image(tmp_path / "gone.png") == f"image not found ({tmp_path / 'gone.png'})"
+    jpeg = _encode(Image.fromarray(np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8)), "JPEG")
+    assert check_image(jpeg) is None
+    assert check_image(jpeg[: len(jpeg) // 2]).startswith("unreadable image")  # draft mode still reads all data

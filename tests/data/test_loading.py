@@ -5,7 +5,15 @@ import pandas as pd
 import pytest
 from datasets import Dataset, IterableDataset
 
-from hf_pricer.data import clean_items, load_items, log_price_statistics, normalize_item, parse_price, schema
+from hf_pricer.data import (
+    clean_items,
+    files,
+    load_items,
+    log_price_statistics,
+    normalize_item,
+    parse_price,
+    schema,
+)
 
 GOOD = {"title": "Kettle", "text": "Steel kettle", "category": "Kitchen", "price": 25.0}
 BAD_ROWS = [
@@ -14,7 +22,7 @@ BAD_ROWS = [
     ({**GOOD, "price": -3.0}, schema.NEGATIVE_PRICE),
     ({**GOOD, "price": 0}, schema.ZERO_PRICE),
     ({**GOOD, "price": "call us"}, schema.NON_NUMERIC_PRICE),
-    ({**GOOD, "text": "   "}, schema.EMPTY_TEXT),
+    ({**GOOD, "title": "", "text": "   "}, schema.EMPTY_TEXT),
 ]
 
 
@@ -76,7 +84,7 @@ def test_local_jsonl_bad_rows_are_counted_by_reason(tmp_path, caplog):
     assert report.kept == 4 and report.skipped == len(BAD_ROWS) + 1
     for _, reason in BAD_ROWS:
         assert report.counts[reason] == 1
-    assert report.counts[schema.MALFORMED_ROW] == 1
+    assert report.counts[files.MALFORMED_JSON_LINE] == 1
     assert "call us" in caplog.text and schema.EMPTY_TEXT in caplog.text
 
 

@@ -11,20 +11,24 @@ from collections.abc import Mapping, Sequence
 import torch
 
 from hf_pricer.image_processing_utils import RecordImageCollator
+from hf_pricer.processing_utils import collate_labels
 
 
 class DualEmbeddingCollator(RecordImageCollator):
     """Examples (records) → `pixel_values` and `labels` `(batch_size, num_targets)`, the `target_names` fields
-    (stage 2)."""
+    (stage 2); a missing or non-finite target is a `ValueError` naming the record
+    ([`hf_pricer.processing_utils.collate_labels`])."""
 
     def __init__(self, image_processor, target_names: Sequence[str], **kwargs):
         super().__init__(image_processor, **kwargs)
         self.target_names = list(target_names)
 
     def __call__(self, examples: Sequence[Mapping]) -> dict[str, torch.Tensor]:
-        labels = [[float(example[name]) for name in self.target_names] for example in examples]
-        labels = torch.tensor(labels, dtype=torch.float32)
-        return {"pixel_values": self.pixel_values(examples), "labels": labels}
+        batch = {"pixel_values": self.pixel_values(examples)}
+        labels = collate_labels(examples, self.target_names)
+        if labels is not None:
+            batch["labels"] = labels
+        return batch
 
 
 __all__ = ["DualEmbeddingCollator"]

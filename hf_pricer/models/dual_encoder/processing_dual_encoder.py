@@ -11,7 +11,7 @@ from transformers.feature_extraction_utils import BatchFeature
 
 from hf_pricer.data.schema import item_text
 from hf_pricer.image_processing_utils import as_batch
-from hf_pricer.processing_utils import AugmentingCollator, ProductProcessor
+from hf_pricer.processing_utils import AugmentingCollator, ProductProcessor, collate_labels
 
 from .image_processing_dual_encoder import DualEncoderImageProcessor
 
@@ -115,14 +115,15 @@ class DualEncoderCollator(AugmentingCollator):
     Images are loaded, augmented (when `train`) and tokenized here, per batch, so datasets keep their raw
     columns: paths, URLs, `datasets.Image()` (decoded PIL images) or `datasets.Image(decode=False)` dicts.
     Use it with `remove_unused_columns=False` (the [`PricerTrainingArguments`] default). Adds `labels`
-    (prices in dollars) when every example has a price.
+    (prices in dollars) when the examples have prices; a missing, non-finite or non-positive price among them
+    is a `ValueError` naming the example ([`hf_pricer.processing_utils.collate_labels`]).
     """
 
     def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
         batch = dict(self.processor.process_items(examples, train=self.train))
-        prices = [example.get("price") for example in examples]
-        if all(price is not None for price in prices):
-            batch["labels"] = torch.tensor([float(price) for price in prices], dtype=torch.float32)
+        labels = collate_labels(examples, "price", positive=True)
+        if labels is not None:
+            batch["labels"] = labels
         return batch
 
 

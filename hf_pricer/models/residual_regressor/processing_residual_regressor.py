@@ -7,6 +7,7 @@ import torch
 from transformers.feature_extraction_utils import BatchFeature, FeatureExtractionMixin
 
 from hf_pricer.data.schema import item_text
+from hf_pricer.processing_utils import collate_labels
 
 
 class ResidualRegressorProcessor(FeatureExtractionMixin):
@@ -112,7 +113,9 @@ class ResidualRegressorCollator:
 
     Hashing happens here, per batch, so map-style and streaming datasets need no preprocessing pass.
     Use it with `remove_unused_columns=False` (the [`PricerTrainingArguments`] default), since the
-    model's `forward` does not take the raw text columns.
+    model's `forward` does not take the raw text columns. Adds `labels` when the examples have prices; a
+    missing, non-finite or non-positive price among them is a `ValueError` naming the example
+    ([`hf_pricer.processing_utils.collate_labels`]).
     """
 
     def __init__(self, processor: ResidualRegressorProcessor, sparse: bool = False):
@@ -121,9 +124,9 @@ class ResidualRegressorCollator:
 
     def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
         batch = dict(self.processor.process_items(examples, sparse=self.sparse))
-        prices = [example.get("price") for example in examples]
-        if all(price is not None for price in prices):
-            batch["labels"] = torch.tensor([float(price) for price in prices], dtype=torch.float32)
+        labels = collate_labels(examples, "price", positive=True)
+        if labels is not None:
+            batch["labels"] = labels
         return batch
 
 

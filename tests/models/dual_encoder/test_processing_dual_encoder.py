@@ -125,7 +125,9 @@ def test_collator_with_missing_images_text_and_prices(tokenizer):
     assert batch["input_ids"].shape == (3, 10)  # the longest text, "ab\nabcdef": 8 tokens, [CLS] and [SEP]
     torch.testing.assert_close(batch["labels"], torch.tensor([3.0, 4.5, 9.0]))
     assert collator.processor.image_report.counts == {"no image": 1, "unreadable image": 1}
-    assert "labels" not in collator([{"title": "x", "image": None}, {"title": "y", "price": 2.0}])
+    assert "labels" not in collator([{"title": "x", "image": None}, {"title": "y", "image": None}])
+    with pytest.raises(ValueError, match="example 'at position 0 of the batch': `price` is missing"):
+        collator([{"title": "x", "image": None}, {"title": "y", "price": 2.0}])  # labels are never dropped
 
 
 def test_collator_in_a_dataloader(tokenizer, catalog):
