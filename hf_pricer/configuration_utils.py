@@ -114,3 +114,17 @@ def price_config_docstring(config_class):
     head, example, tail = doc.partition("\n    Example:")
     config_class.__doc__ = head.rstrip() + args + "\n" + (example + tail if example else "\n    ")
     return config_class
+
+
+class PipelineConfigMixin:
+    """For the config of a model that an hf_pricer pipeline task serves. Saved checkpoints name the pipeline's
+    stored code in `custom_pipelines`, for processes without hf_pricer (`trust_remote_code=True`). Where hf_pricer
+    itself loads the config (its own class, not a copy loaded as remote code), the task is registered already and
+    that entry is dropped: with it, `pipeline(task, model=...)` would insist on `trust_remote_code` for a task
+    hf_pricer serves itself. Saving writes it again."""
+
+    @classmethod
+    def from_dict(cls, config_dict: dict, **kwargs):
+        if cls.__module__.startswith("hf_pricer.") and "custom_pipelines" in config_dict:
+            config_dict = {key: value for key, value in config_dict.items() if key != "custom_pipelines"}
+        return super().from_dict(config_dict, **kwargs)

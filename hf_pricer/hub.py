@@ -88,6 +88,12 @@ CARD_TASKS = {
     ),
 }
 
+# An example input of each pipeline task, for the card's usage snippet.
+PIPELINE_EXAMPLES = {
+    "price-regression": '{"title": "Steel kettle", "text": "1.7 l, 2200 W, keep-warm", "image": "kettle.jpg"}',
+    "entity-value-extraction": '{"image": "label.png", "entity_name": "item_weight"}',
+}
+
 _TEMPLATE = """---
 {{ card_data }}
 ---
@@ -108,7 +114,18 @@ _TEMPLATE = """---
 {{ body }}
 {% endfor %}
 ## Usage
+{% if pipeline_task %}
+```python
+import hf_pricer  # registers the model, its processor and the "{{ pipeline_task }}" pipeline
+from transformers import pipeline
 
+pipe = pipeline("{{ pipeline_task }}", model="{{ repo_id }}")
+pipe({{ pipeline_example }})
+```
+
+Without hf_pricer imported, `pipeline(model="{{ repo_id }}", trust_remote_code=True)` runs the pipeline code
+stored with the model (it needs `pip install hf_pricer`). The model itself:
+{% endif %}
 ```python
 import hf_pricer  # registers the model with the Auto classes
 from transformers import {{ auto_class }}
@@ -150,6 +167,16 @@ _TRAINING_KEYS = (
 )
 
 
+class SplitMetrics(NamedTuple):
+    """The metrics of one evaluated split, as a model card reports them: the split's name (`"validation"`,
+    `"test"`), its number of examples (None when unknown) and a note on its role."""
+
+    split: str
+    metrics: Mapping[str, float]
+    size: int | None = None
+    note: str = ""
+
+
 def _metric(metrics: Mapping[str, float], name: str):
     for key in (name, f"eval_{name}", f"test_{name}"):
         if key in metrics and metrics[key] is not None:
@@ -165,11 +192,20 @@ def latest_eval_metrics(log_history: Sequence[Mapping]) -> dict[str, float]:
     return {}
 
 
+def _results_table(dataset_name: str, split: SplitMetrics, rows: list[EvalResult]) -> str:
+    size = f", {split.size:,} examples" if split.size is not None else ""
+    note = f" ({split.note})" if split.note else ""
+    lines = "\n".join(f"| {r.metric_name} | {r.metric_value:.4g} |" for r in rows)
+    return f"`{dataset_name}`, **{split.split}** split{size}{note}:\n\n| metric | value |\n|---|---|\n{lines}"
+
+
 def build_model_card(
     model,
-    metrics: Mapping[str, float],
+    metrics: Mapping[str, float] | None = None,
     *,
     repo_id: str,
+    results: Sequence[SplitMetrics] | None = None,
+    usage_path: str | None = None,
     dataset_id: str | None = None,
     dataset_name: str | None = None,
     split: str = "test",
@@ -180,43 +216,56 @@ def build_model_card(
     tags: Sequence[str] = (),
     sections: Mapping[str, str] | None = None,
 ) -> ModelCard:
-    """A model card whose metadata `model-index` holds the metrics of `CARD_METRICS` found in `metrics`
-    (price metrics, or entity-extraction F1 ...), under the model's task (`CARD_TASKS[model.card_task]`,
-    price prediction by default). `sections` (title → markdown) follow the evaluation; a model with numeric or
-    categorical inputs gets an "Inputs" section listing them."""
+    """A model card whose metadata `model-index` holds the metrics of `CARD_METRICS` (price metrics, or
+    entity-extraction F1 ...) of each evaluated split, under the model's task (`CARD_TASKS[model.card_task]`,
+    price prediction by default), with a usage snippet (the model's `pipeline()` task where it has one).
+
+    Args:
+        metrics, split: the metrics of one split; or `results`, one [`SplitMetrics`] per split (e.g. the
+            validation split that chose the checkpoint and the held-out test split), each reported on its own.
+        repo_id: the card's title (its last part) and where the usage snippet loads the model from, unless
+            `usage_path` (e.g. the local folder the model was saved to) says otherwise.
+        sections: title → markdown, sections that follow the evaluation; a model with numeric or categorical
+            inputs also gets an "Inputs" section listing them.
+    """
     dataset_id = dataset_id or "local"
     dataset_name = dataset_name or dataset_id
     task_tag = getattr(model, "card_task", "price-prediction")
     task = CARD_TASKS[task_tag]
-    eval_results = [
-        EvalResult(
-            task_type=task.task_type,
-            task_name=task.task_name,
-            dataset_type=dataset_id,
-            dataset_name=dataset_name,
-            dataset_split=split,
-            metric_type=name,
-            metric_name=display,
-            metric_value=value,
-        )
-        for name, display in CARD_METRICS.items()
-        if (value := _metric(metrics, name)) is not None
-    ]
+    if results is None:
+        results = [SplitMetrics(split, metrics or {})]
+    eval_results, tables = [], []
+    for split_metrics in results:
+        rows = [
+            EvalResult(
+                task_type=task.task_type,
+                task_name=task.task_name,
+                dataset_type=dataset_id,
+                dataset_name=dataset_name,
+                dataset_split=split_metrics.split,
+                metric_type=name,
+                metric_name=display,
+                metric_value=value,
+            )
+            for name, display in CARD_METRICS.items()
+            if (value := _metric(split_metrics.metrics, name)) is not None
+        ]
+        if rows:
+            eval_results += rows
+            tables.append(_results_table(dataset_name, split_metrics, rows))
     model_name = repo_id.split("/")[-1]
+    pipeline_task = getattr(model, "pipeline_task", None)
     card_data = ModelCardData(
         model_name=model_name,
         library_name="transformers",
+        pipeline_tag=pipeline_task,
         tags=["hf_pricer", task_tag, model.config.model_type, *tags],
-        datasets=[dataset_id] if dataset_id != "local" else None,
-        metrics=[result.metric_type for result in eval_results] or None,
+        # only what names a Hub dataset: not the embedded catalog, nor a local file
+        datasets=[dataset_id] if dataset_id not in ("local", "catalog") and not os.path.exists(dataset_id) else None,
+        metrics=sorted({result.metric_type for result in eval_results}) or None,
         base_model=base_model,
         eval_results=eval_results or None,
     )
-    if eval_results:
-        rows = "\n".join(f"| {r.metric_name} | {r.metric_value:.4g} |" for r in eval_results)
-        results_table = f"On `{dataset_name}` ({split}):\n\n| metric | value |\n|---|---|\n{rows}"
-    else:
-        results_table = "Not evaluated."
     training_config = {}
     if training_args is not None:
         training_config = {key: getattr(training_args, key) for key in _TRAINING_KEYS if hasattr(training_args, key)}
@@ -225,11 +274,13 @@ def build_model_card(
         card_data,
         template_str=_TEMPLATE,
         model_name=model_name,
-        repo_id=repo_id,
+        repo_id=usage_path or repo_id,
         # the Auto class the model is registered for remote code with (`register_for_auto_class`)
         auto_class=getattr(type(model), "_auto_class", None) or "AutoModel",
+        pipeline_task=pipeline_task,
+        pipeline_example=PIPELINE_EXAMPLES.get(pipeline_task),
         description=description,
-        results_table=results_table,
+        results_table="\n\n".join(tables) or "Not evaluated.",
         plot_file=plot_file,
         sections=list({**_input_sections(model.config), **(sections or {})}.items()),
         training_config=json.dumps(training_config, indent=2, default=str),

@@ -76,14 +76,36 @@ class PricerLossMixin:
         return self.loss_sum(outputs, labels) / max(int(self.num_loss_items(labels)), 1)
 
 
-class PriceModelMixin(PricerLossMixin):
+class PipelineTaskMixin:
+    """For a model that a `transformers.pipeline()` task of hf_pricer serves (`pipeline_task`, see
+    `hf_pricer.pipelines`): `save_pretrained` also stores the pipeline's code and names it in
+    `config.custom_pipelines`, so that `pipeline(model=folder_or_repo, trust_remote_code=True)` finds it."""
+
+    pipeline_task: str | None = None
+
+    def save_pretrained(self, save_directory, *args, is_main_process: bool = True, **kwargs):
+        if self.pipeline_task is None:
+            return super().save_pretrained(save_directory, *args, is_main_process=is_main_process, **kwargs)
+        from hf_pricer.pipelines import custom_pipelines_entry, save_pipeline_code
+
+        self.config.custom_pipelines = custom_pipelines_entry(self.pipeline_task, type(self)._auto_class or "AutoModel")
+        result = super().save_pretrained(save_directory, *args, is_main_process=is_main_process, **kwargs)
+        if is_main_process:
+            save_pipeline_code(self.pipeline_task, save_directory)
+        return result
+
+
+class PriceModelMixin(PipelineTaskMixin, PricerLossMixin):
     """`PricerLossMixin` for price models: `config.loss_type` on `outputs.log_price` against prices (plus the
     pinball loss of the quantiles, when the model predicts some), and the price head every price model ends
     with (:meth:`price_outputs`). The config is a [`PriceConfigMixin`].
 
     A price model also gives the vector its price head reads, `get_price_embeddings(**inputs)` (shape
-    `(batch_size, embedding_size)`), for models stacked on top of it (e.g. gradient boosting).
+    `(batch_size, embedding_size)`), for models stacked on top of it (e.g. gradient boosting). Price models
+    serve the `"price-regression"` pipeline.
     """
+
+    pipeline_task = "price-regression"
 
     @property
     def num_price_outputs(self) -> int:

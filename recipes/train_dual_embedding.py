@@ -1,34 +1,33 @@
-"""Train the dual-embedding regressor (stage 2): image → visual features + company and model embeddings (the two
-embedding classifiers of `train_classifier.py`) → attention → N numeric targets.
+"""Train the dual-embedding regressor (stage 2): an image's visual features and its company and model embeddings
+(the two embedding classifiers of train_classifier.py, run first) are fused by attention into N numeric targets.
+Without arguments it trains the CPU preset on the embedded catalog's records.
 
     accelerate launch recipes/train_dual_embedding.py \\
         --company_classifier outputs/company-classifier --model_classifier outputs/model-classifier
-    accelerate launch recipes/train_dual_embedding.py ... --hpo_trials 20          # hyperparameter search (optuna)
+    accelerate launch recipes/train_dual_embedding.py --hpo_trials 20
     python recipes/train_dual_embedding.py recipes/configs/dual_embedding_design.yaml
 
-Progressive unfreezing follows `--unfreeze_epochs E1 E2` (20 40 at the design size) and the embedding models
-train at `--lr_multiplier` × the learning rate (0.1), with a cosine schedule and warmup. `--hpo_trials N` runs
-`Trainer.hyperparameter_search` instead (embedding dim, attention type, unfreeze schedule, LR multiplier, LR;
-mean MAE minimised) and writes `hpo_results.csv` / `.md` to `--output_dir`.
+Progressive unfreezing follows --unfreeze_epochs E1 E2 and the embedding models train at --lr_multiplier × the
+learning rate. --hpo_trials N runs Trainer.hyperparameter_search (optuna; mean validation MAE minimised) and writes
+hpo_results.csv / .md instead. Splits: as train_classifier.py (validation records choose the checkpoint; the test
+split, --test_json or --test_size of the training records, is evaluated once at the end).
 """
 
 import logging
 import os
 from dataclasses import dataclass, field
 
-import numpy as np
+import recipe_cli  # noqa: F401 -- answers --help before torch is imported
 
-import hf_pricer
-from hf_pricer.cli import RecordsDataArguments, config_arguments, parse_recipe_args, setup_recipe
-from hf_pricer.data.records import save_json, target_statistics
-from hf_pricer.hpo import DualEmbeddingSearchSpace, dual_embedding_model_init, search_hyperparameters
-from hf_pricer.image_processing_utils import vit_image_processor
-from hf_pricer.metrics import regression_metrics
+from hf_pricer.cli import ConfigFlags, RecordsDataArguments, parse_recipe_args, setup_recipe
 
 CPU_PRESET = os.path.join(os.path.dirname(__file__), "configs", "dual_embedding_cpu.yaml")
 logger = logging.getLogger("train_dual_embedding")
 
-ModelArguments = config_arguments(hf_pricer.DualEmbeddingConfig, exclude=("target_names", "target_mean", "target_std"))
+ModelArguments = ConfigFlags(
+    "hf_pricer.models.dual_embedding.configuration_dual_embedding:DualEmbeddingConfig",
+    exclude=("target_names", "target_mean", "target_std"),
+)
 
 
 @dataclass
@@ -52,10 +51,12 @@ class StrategyArguments:
 
 
 ARGUMENT_TYPES = (ModelArguments, StageArguments, RecordsDataArguments, StrategyArguments,
-                  hf_pricer.PricerTrainingArguments)
+                  "hf_pricer.trainer:PricerTrainingArguments")
 
 
-def search_space(strategy) -> DualEmbeddingSearchSpace:
+def search_space(strategy):
+    from hf_pricer.hpo import DualEmbeddingSearchSpace
+
     return DualEmbeddingSearchSpace(
         embedding_dims=strategy.hpo_embedding_dims,
         attention_types=strategy.hpo_attention_types,
@@ -66,15 +67,25 @@ def search_space(strategy) -> DualEmbeddingSearchSpace:
 
 
 def main(args=None):
-    model_args, stages, data_args, strategy, training_args = parse_recipe_args(ARGUMENT_TYPES, CPU_PRESET, args)
+    model_args, stages, data_args, strategy, training_args = parse_recipe_args(
+        ARGUMENT_TYPES, CPU_PRESET, args, __doc__
+    )
     setup_recipe(training_args)
+    import numpy as np
+
+    import hf_pricer
+    from hf_pricer.data.records import save_json, target_statistics
+    from hf_pricer.hpo import dual_embedding_model_init, search_hyperparameters
+    from hf_pricer.image_processing_utils import vit_image_processor
+    from hf_pricer.metrics import regression_metrics
+
     for path in (stages.company_classifier, stages.model_classifier):
         if os.path.sep in path and not os.path.isdir(path):
             raise FileNotFoundError(f"stage-1 checkpoint {path!r} not found: train it with recipes/train_classifier.py")
     company = hf_pricer.EmbeddingClassifierForImageClassification.from_pretrained(stages.company_classifier)
     model_type = hf_pricer.EmbeddingClassifierForImageClassification.from_pretrained(stages.model_classifier)
     image_size = company.config.vision_config.image_size
-    train, val = data_args.load(image_size, training_args.seed)
+    train, val, test = data_args.load(image_size, training_args.seed)
     mean, std = target_statistics(train, data_args.target_names) if stages.standardize_targets else (None, None)
     config_kwargs = dict(
         target_names=data_args.target_names, target_mean=mean, target_std=std, **model_args.config_kwargs()
@@ -109,7 +120,7 @@ def main(args=None):
 
     trainer.train()
     trainer.save_model()
-    output = trainer.finish(val, data_args.train_json or "catalog")
+    output = trainer.finish(val, data_args.train_json or "catalog", test_dataset=test).validation
     if output is not None and trainer.is_world_process_zero():
         weights = output.predictions[1]
         save_json(

@@ -1,17 +1,17 @@
-"""Train the Resformer: read an entity's value and unit off a product image.
+"""Train the Resformer: read an entity's value and unit (e.g. "500.0 gram") off a product image, given the entity's
+name. Without arguments it trains a ~1M-parameter CPU preset on rendered product labels (offline) and writes the
+model, its processor, predictions.csv and a model card to outputs/resformer-labels/.
 
-    python recipes/train_resformer.py                                      # CPU preset: rendered labels, 128 px
-    python recipes/train_resformer.py recipes/configs/resformer_design.yaml  # design sizes: 400 px, d_model 2048
-    python recipes/train_resformer.py --train_file train.csv --test_file test.csv   # challenge CSVs
+    python recipes/train_resformer.py
+    python recipes/train_resformer.py --train_size 2000 --num_train_epochs 1 --output_dir outputs/resformer-small
+    python recipes/train_resformer.py --train_file train.csv --test_file test.csv
+    python recipes/train_resformer.py recipes/configs/resformer_design.yaml
 
-The default data are rendered product labels (`hf_pricer.data.label_images`): training on the "train"
-split, evaluation on the "test" split, whose (value, unit) pairs never occur in training. With
-`--train_file`, the challenge's CSVs (`index,image_link,group_id,entity_name[,entity_value]`) are read
-and their images downloaded and cached (`hf_pricer.data.challenge`); evaluation uses `--validation_file`
-or `--validation_size` of the training rows. Writes the model, processor, `predictions.csv`
-(`index,prediction`, checked with the challenge's sanity checker: for `--test_file` when given, else for
-the evaluation rows, which are written to `test.csv`) and a model card with F1. Flags override the values
-of a config file; see `--help`.
+Splits: rendered labels train on --train_size labels, choose the checkpoint on --eval_size of them held out, and are
+tested on --eval_size labels whose (value, unit) pairs never occur in training. Challenge CSVs
+(index,image_link,group_id,entity_name[,entity_value]; images downloaded and cached) hold out --test_size of the
+training rows as the test split, then validate on --validation_file or --validation_size of the rest;
+--test_file (unlabelled) gets predictions.csv, checked with the challenge's sanity checker.
 """
 
 import csv
@@ -19,19 +19,17 @@ import logging
 import os
 from dataclasses import dataclass, field
 
-import hf_pricer
-from hf_pricer.cli import config_arguments, parse_recipe_args, setup_recipe
-from hf_pricer.data.challenge import load_challenge_dataset
-from hf_pricer.data.entities import sanity_check
-from hf_pricer.data.label_images import generate_label_images
+import recipe_cli  # noqa: F401 -- answers --help before torch is imported
+
+from hf_pricer.cli import ConfigFlags, parse_recipe_args, setup_recipe
 
 CPU_PRESET = os.path.join(os.path.dirname(__file__), "configs", "resformer_cpu.yaml")
 logger = logging.getLogger("train_resformer")
 
 
 # The token-id fields are derived from `entity_units`, never set by hand.
-ModelArguments = config_arguments(
-    hf_pricer.ResformerConfig,
+ModelArguments = ConfigFlags(
+    "hf_pricer.models.resformer.configuration_resformer:ResformerConfig",
     exclude=("vocab_size", "pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id",
              "digit_token_ids", "decimal_token_id"),
 )
@@ -46,7 +44,9 @@ class PresetArguments:
                   "the model flags override it."},
     )
 
-    def config(self, model_args) -> hf_pricer.ResformerConfig:
+    def config(self, model_args):
+        import hf_pricer
+
         if self.preset == "cpu":
             return hf_pricer.ResformerConfig.cpu_preset(**model_args.config_kwargs())
         if self.preset == "design":
@@ -66,12 +66,13 @@ class DataArguments:
     train_file: str | None = field(default=None, metadata={"help": "Challenge train CSV (with entity_value)."})
     validation_file: str | None = field(default=None, metadata={"help": "Labelled challenge CSV for evaluation."})
     validation_size: float = field(default=0.05, metadata={"help": "Training rows held out without a validation file."})
+    test_size: float = field(default=0.05, metadata={"help": "Challenge CSVs: training rows held out as the test split."})
     test_file: str | None = field(default=None, metadata={"help": "Unlabelled challenge CSV to write predictions for."})
     image_cache_dir: str = field(default=os.path.join("~", ".cache", "hf_pricer", "challenge_images"))
     download_workers: int = 16
 
 
-ARGUMENT_TYPES = (ModelArguments, PresetArguments, DataArguments, hf_pricer.PricerSeq2SeqTrainingArguments)
+ARGUMENT_TYPES = (ModelArguments, PresetArguments, DataArguments, "hf_pricer.trainer:PricerSeq2SeqTrainingArguments")
 
 
 def _download_options(data_args) -> dict:
@@ -79,27 +80,32 @@ def _download_options(data_args) -> dict:
 
 
 def load_data(data_args, image_size: int, seed: int):
-    """`(train, eval)` rows: rendered labels, or the challenge CSVs with their images downloaded."""
+    """`(train, validation, test)` rows: rendered labels, or the challenge CSVs with their images downloaded."""
+    from hf_pricer.data.challenge import load_challenge_dataset
+    from hf_pricer.data.label_images import generate_label_images
+    from hf_pricer.data.splits import hold_out
+
     if data_args.train_file:
         download = _download_options(data_args)
-        train = load_challenge_dataset(data_args.train_file, labels=True, **download)
+        train, test = hold_out(load_challenge_dataset(data_args.train_file, labels=True, **download),
+                               data_args.test_size, seed, name="test")
         if data_args.validation_file:
-            return train, load_challenge_dataset(data_args.validation_file, labels=True, **download)
-        splits = train.train_test_split(test_size=data_args.validation_size, seed=seed)
-        return splits["train"], splits["test"]
+            return train, load_challenge_dataset(data_args.validation_file, labels=True, **download), test
+        return (*hold_out(train, data_args.validation_size, seed), test)
     if data_args.dataset != "labels":
         raise ValueError(f"`dataset` must be 'labels' (or pass --train_file), got {data_args.dataset!r}")
     seed += data_args.data_seed_offset
     render = dict(seed=seed, image_size=image_size, empty_fraction=data_args.empty_fraction)
-    return (
-        generate_label_images(data_args.train_size, split="train", **render),
-        generate_label_images(data_args.eval_size, split="test", **render),
-    )
+    train, validation = hold_out(generate_label_images(data_args.train_size + data_args.eval_size, split="train",
+                                                       **render), data_args.eval_size, seed)
+    return train, validation, generate_label_images(data_args.eval_size, split="test", **render)
 
 
 def write_predictions(output_dir: str, rows, predictions: list[str], test_file: str | None = None) -> str:
     """`predictions.csv` (`index,prediction`) for `rows`, sanity-checked against `test_file`; without one,
     the rows are written to `test.csv` (`index,entity_name,entity_value`) and checked against it."""
+    from hf_pricer.data.entities import sanity_check
+
     index = rows["index"] if "index" in rows.column_names else rows["id"]
     output_file = os.path.join(output_dir, "predictions.csv")
     if test_file is None:
@@ -117,8 +123,11 @@ def write_predictions(output_dir: str, rows, predictions: list[str], test_file: 
 
 
 def main(args=None):
-    model_args, preset, data_args, training_args = parse_recipe_args(ARGUMENT_TYPES, CPU_PRESET, args)
+    model_args, preset, data_args, training_args = parse_recipe_args(ARGUMENT_TYPES, CPU_PRESET, args, __doc__)
     setup_recipe(training_args)
+    import hf_pricer
+    from hf_pricer.data.challenge import load_challenge_dataset
+
     if preset.model_name_or_path:
         model = hf_pricer.ResformerForConditionalGeneration.from_pretrained(preset.model_name_or_path)
         processor = hf_pricer.ResformerProcessor.from_pretrained(preset.model_name_or_path)
@@ -128,28 +137,29 @@ def main(args=None):
             hf_pricer.ResformerImageProcessor(size=model.config.image_size),
             hf_pricer.ResformerTokenizer(entity_units=model.config.entity_units),
         )
-    train_rows, eval_rows = load_data(data_args, model.config.image_size, training_args.seed)
-    logger.info("%s with %s parameters; %d training and %d held-out rows", type(model).__name__,
-                f"{model.num_parameters():,}", len(train_rows), len(eval_rows))
+    train_rows, validation_rows, test_rows = load_data(data_args, model.config.image_size, training_args.seed)
+    logger.info("%s with %s parameters; %d training, %d validation and %d test rows", type(model).__name__,
+                f"{model.num_parameters():,}", len(train_rows), len(validation_rows), len(test_rows))
 
     trainer = hf_pricer.PricerSeq2SeqTrainer(
         model=model,
         args=training_args,
         train_dataset=train_rows,
-        eval_dataset=eval_rows,
+        eval_dataset=validation_rows,
         data_collator=hf_pricer.ResformerCollator(processor, train=True),
         processing_class=processor,
-        compute_metrics=hf_pricer.EntityValueMetrics(processor, eval_rows["entity_name"]),
+        compute_metrics=hf_pricer.EntityValueMetrics(processor, validation_rows["entity_name"]),
     )
     trainer.train()
     trainer.save_model()
-    output = trainer.finish(eval_rows, data_args.train_file or data_args.dataset)
+    evaluation = trainer.finish(validation_rows, data_args.train_file or data_args.dataset, test_dataset=test_rows,
+                                test_metrics=hf_pricer.EntityValueMetrics(processor, test_rows["entity_name"]))
+    output, rows = evaluation.test, test_rows
     if data_args.test_file:
-        test_rows = load_challenge_dataset(data_args.test_file, labels=False, **_download_options(data_args))
-        output = trainer.predict(test_rows, metric_key_prefix="test")
-        eval_rows = test_rows
+        rows = load_challenge_dataset(data_args.test_file, labels=False, **_download_options(data_args))
+        output = trainer.predict(rows, metric_key_prefix="predict")
     if trainer.is_world_process_zero():
-        write_predictions(training_args.output_dir, eval_rows, processor.decode_predictions(output.predictions),
+        write_predictions(training_args.output_dir, rows, processor.decode_predictions(output.predictions),
                           test_file=data_args.test_file)
     if processor.image_report.skipped:
         logger.warning("images replaced by blank ones: %s", processor.image_report.summary())

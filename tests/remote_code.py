@@ -8,7 +8,9 @@ code with; `processor_auto_class` and `processor_inputs` (keyword arguments of t
 that has a processor, or `inputs_file` (`torch.save`d keyword tensors) for one that has not;
 `generate_kwargs`, to compare generated ids rather than the forward outputs; `postprocess`, a processor
 method applied to the generated ids; `outputs_file` and `report_file`, where the tensors and a JSON report
-go. This file imports torch and transformers only, so that the test process can compute its reference
+go. A SPEC with `pipeline_inputs` (and `repo_id`, `report_file`) checks `pipeline(model=repo_id,
+trust_remote_code=True)` instead, as a user's first call in a fresh process: the task comes from the
+repository's `custom_pipelines`, and the results of `batch_size=2` go into the report. This file imports torch and transformers only, so that the test process can compute its reference
 outputs with the same :func:`model_outputs`.
 """
 
@@ -29,12 +31,32 @@ def model_outputs(model, inputs, generate_kwargs=None) -> dict[str, torch.Tensor
     return {name: value for name, value in outputs.items() if isinstance(value, torch.Tensor)}
 
 
+def pipeline_report(repo_id: str, inputs: list) -> dict:
+    """What `pipeline()` does with the repository: refuses its code unless trusted, then answers `inputs`."""
+    try:
+        transformers.pipeline(model=repo_id)
+        refused = False
+    except (ValueError, RuntimeError):  # the code is not run: the task stays unknown, or trust is asked for
+        refused = True
+    pipe = transformers.pipeline(model=repo_id, trust_remote_code=True)
+    return {
+        "pipeline_refused": refused,
+        "pipeline_task": pipe.task,
+        "pipeline_module": type(pipe).__module__,
+        "pipeline_results": pipe(inputs, batch_size=2),
+    }
+
+
 def main(spec_file: str) -> None:
     # The point of the check: nothing of hf_pricer is imported except what the repository's code imports.
     assert "hf_pricer" not in sys.modules
     with open(spec_file) as handle:
         spec = json.load(handle)
     repo_id = spec["repo_id"]
+    if "pipeline_inputs" in spec:
+        with open(spec["report_file"], "w") as handle:
+            json.dump(pipeline_report(repo_id, spec["pipeline_inputs"]), handle)
+        return
     auto_class = getattr(transformers, spec["auto_class"])
     try:
         auto_class.from_pretrained(repo_id)

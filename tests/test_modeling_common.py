@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -61,6 +62,21 @@ def train_on_one_batch(model, batch: dict, steps: int, lr: float, optimizer_clas
         optimizer.step()
         losses.append(loss.item())
     return losses
+
+
+def run_remote_code(spec: dict, folder) -> dict:
+    """Run `tests/remote_code.py` with `spec` in a fresh process (see there); returns its report."""
+    spec_file = folder / "spec.json"
+    spec_file.write_text(json.dumps(spec))
+    # The repository's code imports hf_pricer's shared modules (it needs hf_pricer installed): PYTHONPATH makes
+    # them this checkout's, the code under test, rather than an installed copy.
+    env = {**os.environ, "PYTHONPATH": REPO_ROOT, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.remote_code", str(spec_file)], check=False, capture_output=True, text=True,
+        env=env, cwd=folder, timeout=300, stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    return json.loads(Path(spec["report_file"]).read_text())
 
 
 class ModelTesterMixin:
@@ -200,16 +216,7 @@ class ModelTesterMixin:
         else:
             torch.save(inputs, tmp_path / "inputs.pt")
             spec["inputs_file"] = str(tmp_path / "inputs.pt")
-        (tmp_path / "spec.json").write_text(json.dumps(spec))
-        # The repository's code imports hf_pricer's shared modules (it needs hf_pricer installed): PYTHONPATH
-        # makes them this checkout's, the code under test, rather than an installed copy.
-        env = {**os.environ, "PYTHONPATH": REPO_ROOT, "OMP_NUM_THREADS": "1"}
-        result = subprocess.run(
-            [sys.executable, "-m", "tests.remote_code", str(tmp_path / "spec.json")], check=False,
-            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300, stdin=subprocess.DEVNULL,
-        )
-        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-        report = json.loads((tmp_path / "report.json").read_text())
+        report = run_remote_code(spec, tmp_path)
         assert report["refused"] is True  # custom code runs only when asked for
         assert report["model_module"].startswith("transformers_modules")
         assert report["model_class"] == self.model_class.__name__
@@ -219,3 +226,60 @@ class ModelTesterMixin:
         assert_same_outputs(torch.load(tmp_path / "outputs.pt", weights_only=True), expected)
         if self.postprocess:
             assert report["postprocessed"] == getattr(processor, self.postprocess)(expected["generated"])
+
+
+class PipelineTesterMixin:
+    """For the models that a `transformers.pipeline()` task of hf_pricer serves: the saved model names the task
+    in `custom_pipelines`; `pipeline(task, model=folder)` answers with what the model computes, the same with and
+    without batching; bad inputs get errors naming the input and field. (`ModelTesterMixin`'s fresh-process test
+    also runs the pipeline through the code stored in a Hub repository.)"""
+
+    def pipeline_inputs(self, folder) -> list[dict]:
+        """A few pipeline inputs (JSON values; images as files written to `folder`)."""
+        raise NotImplementedError
+
+    def expected_pipeline_results(self, model, processor, folder) -> list[dict]:
+        """What the pipeline must answer for `pipeline_inputs(folder)`, computed without it."""
+        raise NotImplementedError
+
+    bad_inputs: list[tuple[dict, str]] = []  # (input, a regex its error message must match)
+
+    @property
+    def pipeline_task(self) -> str:
+        return self.model_class.pipeline_task
+
+    @staticmethod
+    def assert_same_results(actual: list[dict], expected: list[dict]) -> None:
+        assert len(actual) == len(expected)
+        for got, want in zip(actual, expected):
+            assert got.keys() == want.keys()
+            for key, value in want.items():
+                assert got[key] == (pytest.approx(value, rel=1e-4, abs=1e-6) if isinstance(value, float) else value)
+
+    def test_pipeline(self, tmp_path):
+        model, processor = self.save(tmp_path / "model")
+        config = json.loads((tmp_path / "model" / "config.json").read_text())
+        module, class_name = config["custom_pipelines"][self.pipeline_task]["impl"].split(".")
+        assert (tmp_path / "model" / f"{module}.py").is_file()
+        pipe = transformers.pipeline(self.pipeline_task, model=str(tmp_path / "model"))
+        assert type(pipe).__name__ == class_name and type(pipe).__module__.startswith("hf_pricer.")
+        inputs = self.pipeline_inputs(tmp_path)
+        expected = self.expected_pipeline_results(model, processor, tmp_path)
+        self.assert_same_results(pipe(inputs, batch_size=2), expected)
+        self.assert_same_results([pipe(item) for item in inputs], expected)
+        assert isinstance(pipe(inputs[0]), dict)
+        for bad, message in self.bad_inputs:
+            with pytest.raises((ValueError, TypeError), match=message):
+                pipe([inputs[0], bad], batch_size=2)
+
+    @pytest.mark.slow
+    def test_remote_pipeline_in_a_fresh_process(self, hub_server, tmp_path):
+        repo_id = self.repo_id("pipeline")
+        model, processor = self.push(repo_id, tmp_path / "pushed")
+        spec = {"repo_id": repo_id, "pipeline_inputs": self.pipeline_inputs(tmp_path),
+                "report_file": str(tmp_path / "report.json")}
+        report = run_remote_code(spec, tmp_path)
+        assert report["pipeline_refused"] is True  # the stored code runs only when trusted
+        assert report["pipeline_task"] == self.pipeline_task  # read from the repository's `custom_pipelines`
+        assert report["pipeline_module"].startswith("transformers_modules")
+        self.assert_same_results(report["pipeline_results"], self.expected_pipeline_results(model, processor, tmp_path))

@@ -1,3 +1,4 @@
+import json
 import logging
 import os
 import subprocess
@@ -18,6 +19,7 @@ from hf_pricer import (
     ResidualRegressorProcessor,
     compute_metrics,
     load_items,
+    price_metrics,
 )
 from tests.ddp_one_step import main as one_step
 from tests.models.embedding_classifier.test_modeling_embedding_classifier import tiny_classifier
@@ -340,3 +342,40 @@ def test_trainer_restores_vit_checkpoints_by_their_saved_names(tmp_path):
     trainer._load_from_checkpoint(str(tmp_path / "checkpoint-best"), resumed)
     torch.testing.assert_close(resumed.embedder.vit.layers[0].attention.q_proj.weight,
                                best.embedder.vit.layers[0].attention.q_proj.weight)
+
+
+def test_finish_reports_validation_and_test_splits_apart(tmp_path, caplog):
+    validation = items(12, seed=1)
+    # Prices a hundred times higher: metrics computed on the wrong split cannot match.
+    test = items(20, seed=2).map(lambda row: {"price": row["price"] * 100})
+    trainer = PricerTrainer(
+        model=model().eval(),
+        args=PricerTrainingArguments(output_dir=str(tmp_path / "out"), use_cpu=True, report_to="none",
+                                     disable_tqdm=True, module_learning_rates={"blocks": 1e-4}),
+        data_collator=ResidualRegressorCollator(ResidualRegressorProcessor(n_features=64)),
+        compute_metrics=compute_metrics,
+    )
+    with caplog.at_level(logging.INFO, logger="hf_pricer.trainer"):
+        trainer.create_optimizer()
+    assert sorted(r.getMessage().split(" (")[0] for r in caplog.records if "learning rate" in r.getMessage()) == [
+        "learning rate 0.0001 for blocks", "learning rate 5e-05 for the other parameters",
+    ]  # one line per learning rate, whatever the weight-decay groups
+    evaluation = trainer.finish(validation, "tester/items", test_dataset=test)
+    expected = price_metrics(evaluation.test.predictions[0], test["price"])
+    saved = json.loads((tmp_path / "out" / "test_results.json").read_text())
+    assert saved["test_smape"] == pytest.approx(expected["smape"]) and saved["test_mae"] == pytest.approx(expected["mae"])
+    assert len(evaluation.test.predictions[0]) == 20 and len(evaluation.validation.predictions[0]) == 12
+
+    card = ModelCard.load(tmp_path / "out" / "README.md")
+    by_split = {}
+    for result in card.data.eval_results:
+        by_split.setdefault(result.dataset_split, {})[result.metric_type] = result.metric_value
+    assert by_split["test"]["mae"] == pytest.approx(expected["mae"])
+    assert by_split["validation"]["mae"] == pytest.approx(evaluation.validation.metrics["eval_mae"])
+    assert by_split["validation"]["mae"] < by_split["test"]["mae"] / 10
+    assert "**validation** split, 12 examples (chose the checkpoint)" in card.text
+    assert "**test** split, 20 examples (held out)" in card.text
+    assert card.data.pipeline_tag == "price-regression"
+    # The usage snippet loads from where the model is, as written.
+    assert f'pipeline("price-regression", model="{tmp_path / "out"}")' in card.text
+    assert os.path.isfile(tmp_path / "out" / "price_predictions.png")

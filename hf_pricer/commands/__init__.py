@@ -14,6 +14,7 @@ COMMANDS = {
     "sanity": ("sanity", "check an entity-value predictions CSV as the Amazon ML Challenge 2024 checker does"),
     "embed": ("embed", "write the embedding aligner's .npz files from captions and images"),
     "evaluate-alignment": ("evaluate_alignment", "retrieval metrics and figures of a trained embedding aligner"),
+    "demo": ("demo", "a web page (Gradio) to try a saved price model or Resformer; --space writes a Hub Space"),
 }
 
 

@@ -14,6 +14,7 @@ __getattr__, __dir__, _lazy_names = attach(
         ".schema": ["ITEM_COLUMNS", "SkipReport", "normalize_item", "parse_price"],
         ".loading": ["clean_items", "item_splits", "load_items", "load_local_items", "log_price_statistics"],
         ".catalog": ["generate_catalog"],
+        ".splits": ["hold_out", "train_validation_test"],
         ".images": ["ImageReport", "load_image"],
         ".challenge": [
             "DownloadReport",

@@ -62,7 +62,8 @@ def test_design_config_parses_to_the_design_setup():
 def test_recipe_trains_evaluates_and_writes_a_submission(npz_files, tmp_path):
     out = tmp_path / "out"
     flags = [arg for key, path in npz_files.items() for arg in (f"--{key}", str(path))]
-    trainer = train_aligner.main(tiny_args(out, *flags, "--learning_rate", "0.01"))
+    # the whole training file trains (no test split held out of it): the step counts below depend on it
+    trainer = train_aligner.main(tiny_args(out, *flags, "--learning_rate", "0.01", "--test_size", "0"))
     saved = set(os.listdir(out))
     assert {"model.safetensors", "config.json", "README.md", "eval_results.json", "submission.csv", "analysis"} <= saved
     assert sorted(name for name in saved if name.startswith("checkpoint-")) == ["checkpoint-4", "checkpoint-8"]  # 60 rows, batch 16
@@ -94,8 +95,10 @@ def test_recipe_on_the_embedded_catalog_draws_the_retrieval_figure(tmp_path):
     out = tmp_path / "catalog"
     train_aligner.main(tiny_args(out, "--catalog_size", "10", "--validation_size", "0.3",
                                  "--loss_type", "cosine+contrastive", "--eval_strategy", "no"))
+    # 10 images: 2 held out as the test split, then 30 % of the other 8 as the validation split
     metrics = json.loads((out / "eval_results.json").read_text())
-    assert metrics["eval_gallery_size"] == 3
+    assert metrics["eval_gallery_size"] == 2
+    assert json.loads((out / "test_results.json").read_text())["test_gallery_size"] == 2
     config = json.loads((out / "config.json").read_text())
     assert (config["in_dim"], config["out_dim"]) == (384, 1280)  # MiniLM → EfficientNet-Lite0
     assert is_png(out / "analysis" / "retrieval_examples.png")

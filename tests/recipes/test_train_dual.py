@@ -1,5 +1,6 @@
 """recipes/train_dual.py: the design config, a tiny end-to-end run, the freeze schedule, and a 2-process launch."""
 
+import json
 import os
 
 import pytest
@@ -76,6 +77,11 @@ def test_recipe_trains_with_freeze_warmup_and_saves(tiny_text_encoder, tmp_path)
     assert {"model.safetensors", "processor_config.json", "README.md", "price_predictions.png"} <= set(os.listdir(tmp_path))
     card = ModelCard.load(tmp_path / "README.md")
     assert {r.metric_type for r in card.data.eval_results} >= {"smape", "mae"}
+    assert {r.dataset_split for r in card.data.eval_results} == {"validation", "test"}
+    assert json.loads((tmp_path / "test_results.json").read_text())["test_smape"] >= 0
+    # Nothing of this machine in what is saved: the text encoder came from a local folder.
+    for name in ("config.json", "README.md", "processor_config.json"):
+        assert tiny_text_encoder not in (tmp_path / name).read_text(), name
     groups = {group["module"]: group["initial_lr"] for group in trainer.optimizer.param_groups}
     assert groups["image_encoder"] == 1e-4 and groups["text_encoder"] == 2e-5 and groups[None] == 1e-3
     model = DualEncoderForPriceRegression.from_pretrained(tmp_path)
@@ -88,7 +94,10 @@ def test_recipe_trains_with_freeze_warmup_and_saves(tiny_text_encoder, tmp_path)
 @pytest.mark.multiprocess
 def test_two_process_launch(tiny_text_encoder, tmp_path):
     args = tiny_args(tiny_text_encoder, tmp_path, "--use_cpu", "true", "--num_train_epochs", "1")
-    assert "world size 2" in launch_recipe("train_dual", args, num_processes=2)
+    output = launch_recipe("train_dual", args, num_processes=2)
+    assert "world size 2" in output
+    # the 🤗 libraries' INFO lines (config dumps) stay off at the default log level
+    assert "[transformers]" not in output and "Model config BertConfig" not in output
     assert os.path.isfile(tmp_path / "model.safetensors")
 
 

@@ -39,8 +39,12 @@ def test_stage_two_from_the_cpu_preset(stage_one, tmp_path):
     assert "image-regression" in (tmp_path / "README.md").read_text()
     card = ModelCard.load(tmp_path / "README.md")
     assert {"mean_mae": results["metrics"]["eval_mean_mae"]} == {
-        result.metric_type: result.metric_value for result in card.data.eval_results
+        result.metric_type: result.metric_value for result in card.data.eval_results if result.dataset_split == "validation"
     }
+    test = json.loads((tmp_path / "test_results.json").read_text())
+    assert [result.metric_value for result in card.data.eval_results if result.dataset_split == "test"] == [
+        pytest.approx(test["test_mean_mae"])
+    ]
 
 
 def test_stage_two_needs_the_stage_one_checkpoints(tmp_path):

@@ -4,6 +4,7 @@
 import json
 import os
 
+import numpy as np
 import pytest
 import torch
 import train_residual
@@ -103,3 +104,19 @@ def test_recipe_streams_a_hub_dataset_into_the_trainer(hub_server, tmp_path):
 def test_accelerate_launch(tmp_path):
     launch_recipe("train_residual", tiny_args(tmp_path))
     assert os.path.isfile(tmp_path / "model.safetensors")
+
+
+@pytest.mark.slow
+def test_cpu_preset_on_60_rows_of_random_prices_does_not_collapse(tmp_path):
+    """The preset (with its warmup) on a tiny file: predictions must still differ between items."""
+    rng = np.random.default_rng(0)
+    words = "steel kettle oak frame plastic box lamp chair table cable phone case glass mug knife pan".split()
+    rows = [{"title": " ".join(rng.choice(words, 3)), "text": " ".join(rng.choice(words, 6)),
+             "price": float(rng.uniform(1, 500))} for _ in range(60)]
+    (tmp_path / "items.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    trainer = train_residual.main(["--dataset", str(tmp_path / "items.jsonl"), "--output_dir", str(tmp_path / "out"),
+                                   "--disable_tqdm", "true"])
+    predictions = trainer.predict(Dataset.from_list(rows)).predictions[0]
+    assert np.std(predictions) > 1.0 and len(np.unique(np.round(predictions, 2))) > 30
+    test = json.loads((tmp_path / "out" / "test_results.json").read_text())
+    assert test["test_smape"] < 150

@@ -4,7 +4,7 @@ from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
-from hf_pricer.configuration_utils import PriceConfigMixin, price_config_docstring
+from hf_pricer.configuration_utils import PipelineConfigMixin, PriceConfigMixin, price_config_docstring
 
 CROSS_ATTENTION_MODES = ("tokens", "pooled")
 MODALITIES = ("both", "text", "image")
@@ -13,7 +13,7 @@ TEXT_POOLING = ("cls", "mean")
 
 @price_config_docstring
 @strict
-class DualEncoderConfig(PreTrainedConfig, PriceConfigMixin):
+class DualEncoderConfig(PipelineConfigMixin, PreTrainedConfig, PriceConfigMixin):
     r"""
     Configuration of a [`DualEncoderForPriceRegression`]: a text encoder (any 🤗 encoder, default BERT) and a
     timm image encoder (default EfficientNet-B4), projected to a common space, fused by cross-modal attention,

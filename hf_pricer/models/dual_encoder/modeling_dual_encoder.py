@@ -17,6 +17,7 @@ not flagged as initialised, and the encoders' tensors are flagged when they are 
 (see `_keep_initialization`).
 """
 
+import os
 from typing import ClassVar
 
 import torch
@@ -227,6 +228,9 @@ class DualEncoderForPriceRegression(DualEncoderPreTrainedModel):
         from hf_pricer.pretrained import load_timm_weights
 
         text_config = AutoConfig.from_pretrained(text_model_name_or_path)
+        if os.path.isdir(text_model_name_or_path):
+            # A folder on this machine names nothing on another one; a Hub id is kept as the model's origin.
+            text_config._name_or_path = ""
         model = cls(DualEncoderConfig(text_config=text_config, image_encoder=image_encoder, **config_kwargs))
         text_model = AutoModel.from_pretrained(text_model_name_or_path)
         model.text_encoder.load_state_dict(text_model.state_dict())

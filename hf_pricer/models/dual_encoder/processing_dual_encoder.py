@@ -68,7 +68,8 @@ class DualEncoderProcessor(TabularProcessorMixin, ProductProcessor):
 
     def process_items(self, items: list[dict], train: bool = False) -> BatchFeature:
         """Model inputs of items (dicts with the item schema's `image`, text fields and, for the tabular
-        features, `category` and `details`); what the data collator calls. `train` augments the images."""
+        features, `category` and `details`); what the data collator and the `price-regression` pipeline call.
+        `train` augments the images."""
         batch = self(
             images=[item.get("image") for item in items],
             text=[self.item_text(item) for item in items],

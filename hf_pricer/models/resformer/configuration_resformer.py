@@ -3,11 +3,13 @@
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
+from hf_pricer.configuration_utils import PipelineConfigMixin
+
 from .tokenization_resformer import canonical_entity_units, grammar_token_ids
 
 
 @strict
-class ResformerConfig(PreTrainedConfig):
+class ResformerConfig(PipelineConfigMixin, PreTrainedConfig):
     r"""
     Configuration of a [`ResformerForConditionalGeneration`]: a ResNet image encoder whose blocks carry
     self-attention, a patch embedding over its feature map, an entity-type embedding added to every patch,

@@ -23,7 +23,7 @@ from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutput
 from transformers.utils import ModelOutput
 
-from hf_pricer.modeling_utils import PricerLossMixin, init_standard_layers
+from hf_pricer.modeling_utils import PipelineTaskMixin, PricerLossMixin, init_standard_layers
 
 from .configuration_resformer import ResformerConfig
 from .tokenization_resformer import shift_tokens_right
@@ -281,7 +281,7 @@ class ResformerConstrainedLogitsProcessor(LogitsProcessor):
         return scores.masked_fill(mask, float("-inf"))
 
 
-class ResformerPreTrainedModel(PricerLossMixin, PreTrainedModel):
+class ResformerPreTrainedModel(PipelineTaskMixin, PricerLossMixin, PreTrainedModel):
     """Initialises every layer with `init_standard_layers` and the image position embedding ~ N(0,
     `initializer_range`); the loss is the token cross-entropy over the non-padding label tokens."""
 
@@ -313,6 +313,7 @@ class ResformerForConditionalGeneration(ResformerPreTrainedModel, GenerationMixi
     """The Resformer: product image + entity type → `"<value> <unit>"` tokens. See the module docstring."""
 
     card_task = "entity-value-extraction"  # the model card's task, see `hf_pricer.hub.CARD_TASKS`
+    pipeline_task = "entity-value-extraction"  # see `hf_pricer.pipelines`
 
     def __init__(self, config: ResformerConfig):
         super().__init__(config)

@@ -3,12 +3,17 @@
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
-from hf_pricer.configuration_utils import PriceConfigMixin, RenamedModelTypeMixin, price_config_docstring
+from hf_pricer.configuration_utils import (
+    PipelineConfigMixin,
+    PriceConfigMixin,
+    RenamedModelTypeMixin,
+    price_config_docstring,
+)
 
 
 @price_config_docstring
 @strict
-class ResidualRegressorConfig(RenamedModelTypeMixin, PreTrainedConfig, PriceConfigMixin):
+class ResidualRegressorConfig(PipelineConfigMixin, RenamedModelTypeMixin, PreTrainedConfig, PriceConfigMixin):
     r"""
     Configuration of a [`ResidualRegressorForPriceRegression`]: hashed bag-of-words features (and, optionally,
     numeric and categorical features) → deep residual MLP → standardized log price. The defaults are those of

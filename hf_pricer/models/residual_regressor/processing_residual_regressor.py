@@ -78,7 +78,8 @@ class ResidualRegressorProcessor(TabularProcessorMixin, FeatureExtractionMixin):
 
     def process_items(self, items: list[dict], sparse: bool = False) -> BatchFeature:
         """Model inputs of items (dicts with the item schema's text fields): the hashed text and, when the
-        processor has them, the tabular features; what the data collator calls."""
+        processor has them, the tabular features; what the data collator and the `price-regression` pipeline
+        call."""
         batch = self([self.item_text(item) for item in items], sparse=sparse)
         batch.update(BatchFeature(self.tabular_inputs(items), tensor_type="pt"))
         return batch

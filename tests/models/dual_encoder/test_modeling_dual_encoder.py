@@ -14,7 +14,7 @@ from hf_pricer.models.dual_encoder import (
     DualEncoderProcessor,
 )
 from hf_pricer.trainer import FreezeWarmupCallback, module_parameter_groups
-from tests.test_modeling_common import ModelTesterMixin, train_on_one_batch
+from tests.test_modeling_common import ModelTesterMixin, PipelineTesterMixin, train_on_one_batch
 from tests.utils import write_images
 
 from .test_processing_dual_encoder import letter_tokenizer
@@ -260,8 +260,10 @@ def test_encoders_survive_post_init_and_initialize_weights():
     assert not torch.equal(model.head[0].weight, head_weight), "the model's own layers are initialised"
 
 
-class TestDualEncoderForPriceRegression(ModelTesterMixin):
+class TestDualEncoderForPriceRegression(ModelTesterMixin, PipelineTesterMixin):
     model_class = DualEncoderForPriceRegression
+    bad_inputs = [({"title": "", "text": ""}, r"input 1: `text` is missing or empty"),
+                  ({"text": "kettle", "image": "missing.png"}, r"input 1: `image` 'missing.png' cannot be used")]
     processor_auto_classes = {
         AutoProcessor: DualEncoderProcessor,
         AutoImageProcessor: DualEncoderImageProcessor,
@@ -279,6 +281,16 @@ class TestDualEncoderForPriceRegression(ModelTesterMixin):
 
     def get_inputs(self, folder):
         return {"images": [*write_images(folder, 1, size=(80, 60)), None], "text": ["steel kettle", ""]}
+
+    def pipeline_inputs(self, folder):
+        image = write_images(folder, 1, size=(80, 60))[0]
+        return [{"title": "steel kettle", "image": image}, {"text": "oak frame"}, {"title": "box", "text": "plastic"}]
+
+    def expected_pipeline_results(self, model, processor, folder):
+        image = write_images(folder, 1, size=(80, 60))[0]
+        batch = processor(images=[image, None, None], text=["steel kettle", "oak frame", "box\nplastic"])
+        with torch.no_grad():
+            return [{"price": float(price)} for price in model(**batch).predictions]
 
     def check_reloaded(self, model, loaded):
         assert loaded.config.image_feature_dim == 1024 and loaded.config.text_config.hidden_size == 32

@@ -24,7 +24,7 @@ from hf_pricer.data.entities import (
     format_prediction,
     normalize_entity_value,
 )
-from tests.test_modeling_common import ModelTesterMixin, train_on_one_batch
+from tests.test_modeling_common import ModelTesterMixin, PipelineTesterMixin, train_on_one_batch
 from tests.utils import write_images
 
 from .test_processing_resformer import tiny_processor
@@ -176,8 +176,11 @@ def test_overfits_a_tiny_batch_and_beam_search_reads_it_back():
         assert TOKENIZER.batch_decode(model.generate(**batch, **kwargs), skip_special_tokens=True) == texts, kwargs
 
 
-class TestResformerForConditionalGeneration(ModelTesterMixin):
+class TestResformerForConditionalGeneration(ModelTesterMixin, PipelineTesterMixin):
     model_class = ResformerForConditionalGeneration
+    bad_inputs = [({"image": "x.png", "entity_name": "item_wieght"}, r"input 1: unknown `entity_name` 'item_wieght' "
+                   r"\(did you mean 'item_weight'\?\)"),
+                  ({"entity_name": "voltage"}, r"input 1: `image` is required")]
     auto_classes = (AutoModel, AutoModelForImageTextToText)
     processor_auto_classes = {
         AutoProcessor: ResformerProcessor,
@@ -195,6 +198,15 @@ class TestResformerForConditionalGeneration(ModelTesterMixin):
 
     def get_inputs(self, folder):
         return {"images": write_images(folder, 2), "entity_names": ["voltage", "item_volume"]}
+
+    def pipeline_inputs(self, folder):
+        images = write_images(folder, 3)
+        return [{"image": image, "entity_name": name} for image, name in zip(images, ["voltage", "item_volume", "voltage"])]
+
+    def expected_pipeline_results(self, model, processor, folder):
+        images = write_images(folder, 3)
+        batch = processor(images=images, entity_names=["voltage", "item_volume", "voltage"])
+        return [{"entity_value": value} for value in processor.decode_predictions(model.generate(**batch))]
 
     def check_reloaded(self, model, loaded):
         assert loaded.generation_config.max_length == 16

@@ -4,7 +4,7 @@ from huggingface_hub.errors import StrictDataclassClassValidationError
 from transformers import AutoFeatureExtractor
 
 from hf_pricer import ResidualRegressorConfig, ResidualRegressorForPriceRegression, ResidualRegressorProcessor
-from tests.test_modeling_common import ModelTesterMixin, train_on_one_batch
+from tests.test_modeling_common import ModelTesterMixin, PipelineTesterMixin, train_on_one_batch
 
 TEXTS = [
     "Stainless steel electric kettle with rapid boil and keep warm",
@@ -73,9 +73,19 @@ def test_loss_decreases_on_tiny_batch():
     assert losses[-1] < 0.2 * losses[0]
 
 
-class TestResidualRegressorForPriceRegression(ModelTesterMixin):
+class TestResidualRegressorForPriceRegression(ModelTesterMixin, PipelineTesterMixin):
     model_class = ResidualRegressorForPriceRegression
     processor_auto_classes = {AutoFeatureExtractor: ResidualRegressorProcessor}
+    bad_inputs = [({"title": " ", "text": None}, r"input 1: `text` is missing or empty"),
+                  ({"title": 3}, r"input 1: `title` must be a string")]
+
+    def pipeline_inputs(self, folder):
+        return [{"title": "Electric kettle", "text": TEXTS[0]}, {"text": TEXTS[1]}, {"title": TEXTS[2]}]
+
+    def expected_pipeline_results(self, model, processor, folder):
+        texts = ["Electric kettle\n" + TEXTS[0], TEXTS[1], TEXTS[2]]
+        with torch.no_grad():
+            return [{"price": float(price)} for price in model(**processor(texts)).predictions]
 
     def get_model(self):
         return tiny_model()
