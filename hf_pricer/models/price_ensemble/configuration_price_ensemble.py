@@ -4,11 +4,13 @@ stacker."""
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
+from hf_pricer.configuration_utils import PipelineConfigMixin
+
 MEMBER_KINDS = ("price_model", "gradient_boosting", "linear")
 
 
 @strict
-class PriceEnsembleConfig(PreTrainedConfig):
+class PriceEnsembleConfig(PipelineConfigMixin, PreTrainedConfig):
     r"""
     Configuration of a [`PriceEnsembleForPriceRegression`]: its members, the stacker that combines their
     log-price predictions, and its prediction interval. Built by [`hf_pricer.stacking.fit_price_ensemble`],

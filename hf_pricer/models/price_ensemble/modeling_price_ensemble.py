@@ -29,7 +29,7 @@ from torch import nn
 from transformers import CONFIG_MAPPING, AutoModel, PreTrainedModel
 from transformers.utils import can_return_tuple
 
-from hf_pricer.modeling_utils import PriceRegressionOutput, price_loss
+from hf_pricer.modeling_utils import PipelineTaskMixin, PriceRegressionOutput, price_loss
 
 from .configuration_price_ensemble import PriceEnsembleConfig
 
@@ -120,11 +120,13 @@ class GradientBoostingPriceMember(nn.Module):
         return torch.as_tensor(np.asarray(predicted), dtype=torch.float32, device=features.device)
 
 
-class PriceEnsemblePreTrainedModel(PreTrainedModel):
-    """Every tensor of an ensemble comes from its fitted members, so nothing is initialised here."""
+class PriceEnsemblePreTrainedModel(PipelineTaskMixin, PreTrainedModel):
+    """Every tensor of an ensemble comes from its fitted members, so nothing is initialised here. Ensembles serve
+    the `"price-regression"` pipeline, with `price_low`/`price_high` from their interval."""
 
     config_class = PriceEnsembleConfig
     base_model_prefix = "price_ensemble"
+    pipeline_task = "price-regression"
     main_input_name = "member_inputs"
 
     @torch.no_grad()
@@ -134,8 +136,6 @@ class PriceEnsemblePreTrainedModel(PreTrainedModel):
 
 class PriceEnsembleForPriceRegression(PriceEnsemblePreTrainedModel):
     """The stacked price ensemble; see the module docstring. Its processor is a [`PriceEnsembleProcessor`]."""
-
-    pipeline_task = "price-regression"
 
     def __init__(self, config: PriceEnsembleConfig):
         super().__init__(config)

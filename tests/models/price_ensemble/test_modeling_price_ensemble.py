@@ -30,7 +30,7 @@ from hf_pricer.ensemble import (
     fit_price_ensemble,
 )
 from hf_pricer.models.price_ensemble import GradientBoostingPriceMember, LinearPriceMember
-from tests.test_modeling_common import ModelTesterMixin
+from tests.test_modeling_common import ModelTesterMixin, PipelineTesterMixin
 
 KINDS = [("kettle", 30.0), ("filter", 12.0), ("heater", 60.0), ("frame", 20.0)]
 
@@ -188,15 +188,6 @@ def test_lightgbm_is_stored_as_its_model_text_in_safetensors(tmp_path):
     assert len(config["word_tfidf"]["vocabulary"]) == len(config["word_tfidf"]["idf"])
 
 
-def test_processor_is_what_the_price_regression_pipeline_calls():
-    model, processor, _, _ = fitted_ensemble()
-    assert model.pipeline_task == "price-regression"
-    batch = processor.process_items([{"title": "Steel kettle, 1.7 l", "text": "2200 W"}])
-    with torch.no_grad():
-        outputs = model(**batch)
-    assert outputs.predictions.shape == (1,) and outputs.quantile_predictions.shape == (1, 2)
-
-
 def test_missing_member_inputs_are_an_error():
     model, processor, _, _ = fitted_ensemble()
     batch = dict(processor(ITEMS[:2]))
@@ -205,9 +196,21 @@ def test_missing_member_inputs_are_an_error():
         model(**batch)
 
 
-class TestPriceEnsembleForPriceRegression(ModelTesterMixin):
+class TestPriceEnsembleForPriceRegression(ModelTesterMixin, PipelineTesterMixin):
     model_class = PriceEnsembleForPriceRegression
     processor_auto_classes = {AutoFeatureExtractor: PriceEnsembleProcessor}
+    bad_inputs = [({"title": " "}, r"input 1: `text` is missing or empty")]
+
+    def pipeline_inputs(self, folder):
+        return [{"title": "Steel kettle, 1.7 l", "text": "2200 W"}, *ITEMS[32:34]]
+
+    def expected_pipeline_results(self, model, processor, folder):
+        with torch.no_grad():
+            outputs = model(**processor(self.pipeline_inputs(folder)))
+        return [
+            {"price": float(price), "price_low": float(low), "price_high": float(high)}
+            for price, (low, high) in zip(outputs.predictions, outputs.quantile_predictions)
+        ]
 
     def get_model(self):
         return fitted_ensemble()[0]

@@ -215,6 +215,22 @@ def test_quantiles_embeddings_and_tabular_errors():
         model(**{**batch, "categorical_features": torch.full((3, 2), 7)})
 
 
+def test_pipeline_reads_tabular_features_and_answers_the_interval(tmp_path):
+    from transformers import pipeline
+
+    processor = tabular_processor()
+    model = tabular_model(processor)
+    model.save_pretrained(tmp_path)
+    processor.save_pretrained(tmp_path)
+    items = [{key: item[key] for key in ("title", "text", "category", "details")} for item in TABULAR_ITEMS]
+    with torch.no_grad():
+        outputs = model(**processor.process_items(items))
+    results = pipeline("price-regression", model=str(tmp_path))(items, batch_size=2)
+    for result, price, quantiles in zip(results, outputs.predictions, outputs.quantile_predictions):
+        assert result == pytest.approx({"price": float(price), "price_low": float(quantiles[0]),
+                                        "price_high": float(quantiles[-1])}, rel=1e-5)
+
+
 class TestResidualRegressorWithTabularInputs(ModelTesterMixin):
     """Save/load, Auto classes, Hub and remote code of a model with tabular inputs and quantiles."""
 
