@@ -33,44 +33,43 @@ class RenamedModelTypeMixin:
 
 LOSS_TYPES = ("smape", "l1", "huber", "mse")
 
-# Docs of `PriceConfigMixin`'s fields, in a config docstring's `Args:` format; `{name}` is the field's
-# default.
-_PRICE_CONFIG_ARGS = """
-        loss_type (`str`, *optional*, defaults to `"{loss_type}"`):
-            Training loss: `"smape"` in price space (the dual-encoder design's), `"l1"` on the standardized
-            log price (the residual regressor design's), `"huber"` or `"mse"` on the standardized log price.
-        log_price_mean (`float`, *optional*, defaults to {log_price_mean}):
+
+@dataclass(repr=False)
+class PriceConfigMixin:
+    r"""
+    The config fields every price model shares: its price head (loss, log-price statistics, quantiles and their
+    calibration) and its tabular inputs (numeric and categorical features next to text and image).
+
+    A price-model config lists it after `PreTrainedConfig` among its bases, may re-declare a field to change its
+    default (the design's loss), and adds these docs to its own with [`price_config_docstring`]; `@strict`
+    validates them through `validate_price_head`.
+
+    Args:
+        loss_type (`str`, *optional*, defaults to the model design's):
+            Training loss: `"smape"` in price space (the dual-encoder design's), `"l1"` on the standardized log
+            price (the residual regressor design's), `"huber"` or `"mse"` on the standardized log price.
+        log_price_mean (`float`, *optional*, defaults to 0.0):
             Mean of `log1p(price)` over the training set. Stored here so inference needs no training data.
-        log_price_std (`float`, *optional*, defaults to {log_price_std}):
+        log_price_std (`float`, *optional*, defaults to 1.0):
             Standard deviation of `log1p(price)` over the training set.
-        min_price (`float`, *optional*, defaults to {min_price}):
+        min_price (`float`, *optional*, defaults to the model design's):
             Predictions are clipped to at least this price.
         quantiles (`list[float]`, *optional*, defaults to `[]`):
             Quantiles of the price predicted next to the point price, e.g. `[0.1, 0.5, 0.9]` (an 80 % interval
             and the median), trained with the pinball loss on the standardized log price; `[]` predicts none.
-        interval_margin (`float`, *optional*, defaults to {interval_margin}):
+        interval_margin (`float`, *optional*, defaults to 0.0):
             Widening, in `log1p(price)`, of the quantiles below and above 0.5, fitted on held-out data
-            (conformal calibration, see [`calibrate_interval_margin`]) so that the predicted interval holds
-            its coverage.
+            (conformal calibration, see [`calibrate_interval_margin`]) so that the predicted interval holds its
+            coverage.
         numeric_feature_names (`list[str]`, *optional*, defaults to `[]`):
             Names of the `numeric_features` columns (quantities, units, embeddings... standardized by the
             processor; NaN marks a missing value, which the model replaces by a learned embedding).
         categorical_feature_names (`list[str]`, *optional*, defaults to `[]`):
-            Names of the `categorical_features` columns (e.g. `category`, `brand`), as ids from the
-            processor's vocabularies.
+            Names of the `categorical_features` columns (e.g. `category`, `brand`), as ids from the processor's
+            vocabularies.
         categorical_cardinalities (`list[int]`, *optional*, defaults to `[]`):
-            Number of ids of each categorical feature (its vocabulary plus the ids of missing and unseen
-            values), one per name."""
-
-
-@dataclass(repr=False)
-class PriceConfigMixin:
-    """The config fields every price model shares: its price head (loss, log-price statistics, quantiles and
-    their calibration) and its tabular inputs (numeric and categorical features next to text and image).
-
-    A price-model config lists it after `PreTrainedConfig` among its bases, may re-declare a field to change
-    its default (the design's loss), and gets the fields' docs with [`price_config_docstring`]; `@strict`
-    validates them through `validate_price_head`.
+            Number of ids of each categorical feature (its vocabulary plus the ids of missing and unseen values),
+            one per name.
     """
 
     loss_type: str = "l1"
@@ -106,13 +105,12 @@ class PriceConfigMixin:
 
 
 def price_config_docstring(config_class):
-    """Class decorator: add the docs of [`PriceConfigMixin`]'s fields, with this class's defaults, to the end
-    of the `Args:` section of `config_class`'s docstring (before its `Example:`)."""
-    defaults = {field.name: field.default for field in dataclasses.fields(config_class)}
-    args = _PRICE_CONFIG_ARGS.format(**defaults)
+    """Class decorator: add the `Args:` docs of [`PriceConfigMixin`]'s fields to the end of the `Args:` section
+    of `config_class`'s docstring (before its `Example:`), so that each price model documents them once."""
+    args = PriceConfigMixin.__doc__.split("    Args:\n", 1)[1].rstrip()
     doc = config_class.__doc__ or ""
     head, example, tail = doc.partition("\n    Example:")
-    config_class.__doc__ = head.rstrip() + args + "\n" + (example + tail if example else "\n    ")
+    config_class.__doc__ = head.rstrip() + "\n" + args + "\n" + (example + tail if example else "\n    ")
     return config_class
 
 

@@ -1,46 +1,35 @@
-"""Train the recommended price model: a `PriceEnsemble` of a residual network on text and tabular features, a
-linear TF-IDF model and LightGBM, stacked on out-of-fold predictions, then evaluated once on the test split.
+"""Train the recommended price model: a PriceEnsemble of a residual network on the text and the tabular
+features of each item (quantities, units, sentence embeddings, category, brand), a linear TF-IDF model and
+LightGBM, stacked on out-of-fold predictions of the training split, then evaluated once on the test split.
+Writes the model and its processor (`from_pretrained` and `pipeline("price-regression")` load them),
+test_results.json and a model card.
 
-    python recipes/train_price.py --dataset items.jsonl --output_dir outputs/price      # CPU preset
-    python recipes/train_price.py --dataset items.jsonl --output_dir out --hpo_trials 10
+    python recipes/train_price.py --dataset items.jsonl --output_dir outputs/price
+    python recipes/train_price.py --dataset items.jsonl --output_dir outputs/price --hpo_trials 10
     python recipes/train_price.py --dataset you/items --push_to_hub true --hub_model_id you/price-ensemble
 
-Everything is chosen on the training split (k-fold cross-fitting, and with `--hpo_trials` a search on a
-validation part of it); the test split (`--test_size`, `--split_seed`) is predicted once at the end. Writes
-the model and processor (`from_pretrained` loads them), `test_results.json` (the ensemble's and every member's
-test metrics, the interval coverage, the training time, and what cross-fitting measured on the training split)
-and a model card. Needs LightGBM (`pip install "hf_pricer[boosting]"`) and, for the default text encoder, the
-`encoders` extra.
+Every choice is made on the training split: the members' out-of-fold predictions (--folds) fit the stacker and
+the interval, and --hpo_trials searches the network on a validation part of it. The test split (--test_size,
+--split_seed) is predicted once, at the end; test_results.json holds the ensemble's and each member's metrics,
+the interval's coverage and the training time. Needs the `recipes` extra (offline MiniLM, LightGBM).
 """
+
 import json
 import logging
 import os
 import time
 from dataclasses import dataclass, field
 
-import torch
+import recipe_cli  # noqa: F401 -- answers --help before torch is imported
 
-import hf_pricer
-from hf_pricer.cli import config_arguments, parse_recipe_args, setup_recipe
-from hf_pricer.data import load_items
-from hf_pricer.ensemble import (
-    EnsembleData,
-    GradientBoostingTrainer,
-    LinearTrainer,
-    PriceModelTrainer,
-    evaluate_price_ensemble,
-    fit_price_ensemble,
-)
-from hf_pricer.feature_extraction_utils import DEFAULT_EMBEDDING_MODEL, TabularFeatures
-from hf_pricer.hpo import search_price_model
+from hf_pricer.cli import PRICE_FIELDS_FROM_DATA, ConfigFlags, parse_recipe_args, setup_recipe
 
 CPU_PRESET = os.path.join(os.path.dirname(__file__), "configs", "price_cpu.yaml")
 logger = logging.getLogger("train_price")
 
-TABULAR_FIELDS = ("numeric_feature_names", "categorical_feature_names", "categorical_cardinalities")
-ModelArguments = config_arguments(
-    hf_pricer.ResidualRegressorConfig,
-    exclude=("log_price_mean", "log_price_std", "interval_margin", *TABULAR_FIELDS),
+ModelArguments = ConfigFlags(
+    "hf_pricer.models.residual_regressor.configuration_residual_regressor:ResidualRegressorConfig",
+    exclude=PRICE_FIELDS_FROM_DATA,
 )
 
 
@@ -50,12 +39,12 @@ class DataArguments:
         default="catalog", metadata={"help": "'catalog', a local items file or a Hub dataset id."}
     )
     test_size: float = field(
-        default=0.2, metadata={"help": "Share of a single file held out for the test split."}
+        default=0.2, metadata={"help": "A single local file: share held out as the test split."}
     )
     split_seed: int = field(
         default=42, metadata={"help": "Seed of the test split and of the cross-fitting folds."}
     )
-    catalog_size: int = 2000
+    catalog_size: int = field(default=2000, metadata={"help": "Items of the embedded catalog."})
 
 
 @dataclass
@@ -63,36 +52,53 @@ class EnsembleArguments:
     numeric_features: list[str] = field(
         default_factory=lambda: ["quantities", "text_embedding", "title_embedding"],
         metadata={
-            "help": "Numeric feature sources: quantities, text_embedding, title_embedding or item fields."
+            "help": "Numeric feature sources: quantities, text_embedding, title_embedding, item fields."
         },
     )
-    categorical_features: list[str] = field(default_factory=lambda: ["category", "brand"])
+    categorical_features: list[str] = field(
+        default_factory=lambda: ["category", "brand"],
+        metadata={"help": "Item fields (or brand) read as categories."},
+    )
     embedding_model: str = field(
-        default=DEFAULT_EMBEDDING_MODEL, metadata={"help": "Text model of the embeddings."}
+        default="sentence-transformers/all-MiniLM-L6-v2",
+        metadata={"help": "Text model of the embedding features."},
     )
     members: list[str] = field(
-        default_factory=lambda: ["residual", "linear", "boosting"],
-        metadata={"help": "Members to fit: residual, linear, boosting."},
+        default_factory=lambda: ["residual", "linear", "boosting"], metadata={"help": "Members to fit."}
     )
     folds: int = field(default=5, metadata={"help": "Folds of the cross-fitting."})
     nested: bool = field(
         default=True, metadata={"help": "Nested cross-fitting of members that read members."}
     )
     select_members: bool = field(default=True, metadata={"help": "Forward selection of the stacked members."})
-    boosting_rounds: int = 600
+    boosting_rounds: int = field(default=600, metadata={"help": "LightGBM boosting rounds."})
     boosting_reads_residual: bool = field(
-        default=True, metadata={"help": "LightGBM reads the residual network's embeddings and prediction."}
+        default=True,
+        metadata={"help": "LightGBM reads the network's embeddings and the members' predictions."},
     )
     coverage: float = field(default=0.8, metadata={"help": "Coverage of the prediction interval."})
-    hpo_trials: int = field(default=0, metadata={"help": "Optuna trials for the residual network (0: none)."})
-    hpo_validation_size: float = 0.2
+    hpo_trials: int = field(default=0, metadata={"help": "Optuna trials for the network (0: none)."})
+    hpo_validation_size: float = field(
+        default=0.2, metadata={"help": "Share of train that validates HPO trials."}
+    )
     num_threads: int | None = field(default=None, metadata={"help": "Threads of torch and LightGBM."})
 
 
-ARGUMENT_TYPES = (ModelArguments, DataArguments, EnsembleArguments, hf_pricer.PricerTrainingArguments)
+ARGUMENT_TYPES = (
+    ModelArguments,
+    DataArguments,
+    EnsembleArguments,
+    "hf_pricer.trainer:PricerTrainingArguments",
+)
 
 
 def split_items(data_args):
+    """`(train, test)`: a single file split by `test_size`; a source with a validation split trains on it too
+    (the ensemble validates by cross-fitting)."""
+    from datasets import concatenate_datasets
+
+    from hf_pricer.data import load_items
+
     items = load_items(
         data_args.dataset,
         test_size=data_args.test_size,
@@ -101,24 +107,27 @@ def split_items(data_args):
     )
     if "test" not in items:
         raise ValueError(f"{data_args.dataset!r} has no test split; pass a single file or a dataset with one")
-    # The catalog's validation split is training data here: the ensemble validates by cross-fitting.
     train = items["train"]
     if "validation" in items:
-        from datasets import concatenate_datasets
-
         train = concatenate_datasets([train, items["validation"]])
     return train, items["test"]
 
 
-def build_members(model_args, ensemble_args, training_args, data, output_dir):
+def build_members(model_args, ensemble_args, training_args, data):
+    """The member trainers `--members` names, in stacking order (LightGBM last: it reads the others)."""
+    import hf_pricer
+    from hf_pricer.ensemble import GradientBoostingTrainer, LinearTrainer, PriceModelTrainer
+    from hf_pricer.hpo import search_price_model
+
     members = []
-    tabular = data.tabular
     if "residual" in ensemble_args.members:
         processor = hf_pricer.ResidualRegressorProcessor(
-            n_features=model_args.num_features or 5000, tabular_features=tabular
+            n_features=model_args.num_features or 5000, tabular_features=data.tabular
         )
-        config = hf_pricer.ResidualRegressorConfig(**model_args.config_kwargs(), **tabular.config_kwargs())
-        if ensemble_args.hpo_trials:  # on a validation part of the training split
+        config = hf_pricer.ResidualRegressorConfig(
+            **model_args.config_kwargs(), **data.tabular.config_kwargs()
+        )
+        if ensemble_args.hpo_trials:
             config, training_args = search_price_model(
                 hf_pricer.ResidualRegressorForPriceRegression,
                 config,
@@ -127,7 +136,7 @@ def build_members(model_args, ensemble_args, training_args, data, output_dir):
                 training_args,
                 data.items,
                 ensemble_args.hpo_trials,
-                output_dir,
+                training_args.output_dir,
                 ensemble_args.hpo_validation_size,
             )
         members.append(
@@ -144,39 +153,47 @@ def build_members(model_args, ensemble_args, training_args, data, output_dir):
     if "linear" in ensemble_args.members:
         members.append(LinearTrainer("linear", data))
     if "boosting" in ensemble_args.members:
-        reads = [m.name for m in members] if ensemble_args.boosting_reads_residual else []
+        read = [member.name for member in members] if ensemble_args.boosting_reads_residual else []
         members.append(
             GradientBoostingTrainer(
                 "boosting",
                 data,
-                embeddings_of=[n for n in reads if n == "residual"],
-                predictions_of=reads,
+                embeddings_of=[name for name in read if name == "residual"],
+                predictions_of=read,
                 num_rounds=ensemble_args.boosting_rounds,
                 num_threads=ensemble_args.num_threads,
                 seed=training_args.seed,
             )
         )
-    if not members:
-        raise ValueError(f"--members names no known member: {ensemble_args.members}")
+    unknown = set(ensemble_args.members) - {"residual", "linear", "boosting"}
+    if unknown or not members:
+        raise ValueError(f"--members takes residual, linear and boosting, got {ensemble_args.members}")
     return members
 
 
 def main(args=None):
-    model_args, data_args, ensemble_args, training_args = parse_recipe_args(ARGUMENT_TYPES, CPU_PRESET, args)
+    model_args, data_args, ensemble_args, training_args = parse_recipe_args(
+        ARGUMENT_TYPES, CPU_PRESET, args, __doc__
+    )
     setup_recipe(training_args)
+    import torch
+
+    from hf_pricer.ensemble import EnsembleData, evaluate_price_ensemble, fit_price_ensemble
+    from hf_pricer.feature_extraction_utils import TabularFeatures
+    from hf_pricer.hub import build_ensemble_card, push_model_to_hub
+
     if ensemble_args.num_threads:
         torch.set_num_threads(ensemble_args.num_threads)
     start = time.perf_counter()
     train_items, test_items = split_items(data_args)
     logger.info("%d training items, %d test items", len(train_items), len(test_items))
-
     tabular = TabularFeatures(
         ensemble_args.numeric_features,
         ensemble_args.categorical_features,
         embedding_model=ensemble_args.embedding_model,
     )
     data = EnsembleData.prepare(train_items, tabular)
-    members = build_members(model_args, ensemble_args, training_args, data, training_args.output_dir)
+    members = build_members(model_args, ensemble_args, training_args, data)
     model, processor, report = fit_price_ensemble(
         members,
         data,
@@ -205,30 +222,19 @@ def main(args=None):
     processor.save_pretrained(training_args.output_dir)
     with open(os.path.join(training_args.output_dir, "test_results.json"), "w", encoding="utf-8") as handle:
         json.dump(results, handle, indent=2, default=float)
-    card = hf_pricer.hub.build_ensemble_card(
-        model,
-        results,
-        repo_id=training_args.hub_model_id or os.path.basename(os.path.abspath(training_args.output_dir)),
-        dataset_id=data_args.dataset if not os.path.exists(data_args.dataset) else None,
-    )
+    repo_id = training_args.hub_model_id or os.path.basename(os.path.abspath(training_args.output_dir))
+    card = build_ensemble_card(model, results, repo_id=repo_id, dataset_id=data_args.dataset)
     card.save(os.path.join(training_args.output_dir, "README.md"))
     logger.info(
         "test SMAPE %.2f, MAE %.2f, hit rate %.1f %% (members: %s); trained in %.0f s",
         results["test_smape"],
         results["test_mae"],
         results["test_hit_rate"],
-        {name: round(m["test_smape"], 2) for name, m in results["members"].items()},
+        {name: round(figures["test_smape"], 2) for name, figures in results["members"].items()},
         train_seconds,
     )
     if training_args.push_to_hub:
-        hf_pricer.hub.push_model_to_hub(
-            model,
-            training_args.hub_model_id,
-            processor=processor,
-            metrics=results,
-            card=card,
-            token=training_args.hub_token,
-        )
+        push_model_to_hub(model, repo_id, processor=processor, card=card, token=training_args.hub_token)
     return model, processor, results
 
 
