@@ -25,12 +25,8 @@ import tempfile
 
 import numpy as np
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_DATA_DIR = os.path.join(REPO_ROOT, "..", "shared", "data", "items")
-RESULTS = os.path.join(REPO_ROOT, "benchmarks", "results")
-FILES = {"appliances": "appliances_2000.jsonl", "mit": "amazon_products_mit.jsonl"}
-sys.path.insert(0, os.path.join(REPO_ROOT, "benchmarks"))
-sys.path.insert(0, os.path.join(REPO_ROOT, "recipes"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from price_real import DEFAULT_DATA_DIR, FILES, RESULTS, nothing_to_run  # noqa: E402 (benchmarks/ is no package)
 
 
 def variants(layer_lr_decay):
@@ -101,14 +97,7 @@ def main():
         os.path.join(args.out, "dual_pooling.json"),
         os.path.join(args.out, "dual_pooling.md"),
     )
-    if args.render_only:
-        with open(json_path, encoding="utf-8") as handle:
-            results = json.load(handle)
-        with open(md_path, "w", encoding="utf-8") as handle:
-            handle.write(render(results))
-        return
-    if not all(os.path.isfile(os.path.join(args.data_dir, FILES[name])) for name in args.files):
-        print(f"SKIPPED: {args.data_dir} does not hold {[FILES[name] for name in args.files]}")
+    if nothing_to_run(args, json_path, md_path, render):
         return
 
     import torch

@@ -462,6 +462,21 @@ def render_file(name, result):
     return lines + [""]
 
 
+def nothing_to_run(args, json_path, md_path, render) -> bool:
+    """True when a real-data benchmark has nothing to train: `--render-only` (its tables are written again from
+    its JSON), or the data files are missing (it prints SKIPPED)."""
+    if args.render_only:
+        with open(json_path, encoding="utf-8") as handle:
+            results = json.load(handle)
+        with open(md_path, "w", encoding="utf-8") as handle:
+            handle.write(render(results))
+        return True
+    if not all(os.path.isfile(os.path.join(args.data_dir, FILES[name])) for name in args.files):
+        print(f"SKIPPED: {args.data_dir} does not hold {[FILES[name] for name in args.files]}")
+        return True
+    return False
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=os.environ.get("HF_PRICER_ITEMS_DIR", DEFAULT_DATA_DIR))
@@ -482,14 +497,7 @@ def main():
     parser.add_argument("--render-only", action="store_true")
     args = parser.parse_args()
     json_path, md_path = (os.path.join(args.out, f"{args.name}.{ext}") for ext in ("json", "md"))
-    if args.render_only:
-        with open(json_path, encoding="utf-8") as handle:
-            results = json.load(handle)
-        with open(md_path, "w", encoding="utf-8") as handle:
-            handle.write(render(results))
-        return
-    if not all(os.path.isfile(os.path.join(args.data_dir, FILES[name])) for name in args.files):
-        print(f"SKIPPED: {args.data_dir} does not hold {[FILES[name] for name in args.files]}")
+    if nothing_to_run(args, json_path, md_path, render):
         return
     if args.export_splits:
         os.makedirs(args.export_splits, exist_ok=True)

@@ -3,8 +3,10 @@
     data = EnsembleData.prepare(train_items, TabularFeatures(["quantities", "text_embedding"]))
     members = [
         PriceModelTrainer("residual", data, ResidualRegressorForPriceRegression, config, processor,
-        training_args), LinearTrainer("linear", data), GradientBoostingTrainer("boosting", data,
-        embeddings_of=["residual"], predictions_of=["residual", "linear"]),
+                          ResidualRegressorCollator, training_args),
+        LinearTrainer("linear", data),
+        GradientBoostingTrainer("boosting", data, embeddings_of=["residual"],
+                                predictions_of=["residual", "linear"]),
     ]
     model, processor, report = fit_price_ensemble(members, data)
 
@@ -75,8 +77,8 @@ class EnsembleData:
             price-model members with the same features reuse the columns).
         word, char: the fitted word and character n-gram [`TfidfText`]; their matrices `word_matrix`,
             `char_matrix` (scipy CSR, one row per item).
-        svd_components: `(word.size, k)`, the word TF-IDF's truncated SVD, and `svd_features` `(num_items,
-        k)`. use_details: whether the TF-IDF text includes the `details` attributes.
+        svd_components: `(word.size, k)`, the word TF-IDF's truncated SVD; `svd_features`, `(num_items, k)`.
+        use_details: whether the TF-IDF text includes the `details` attributes.
     """
 
     items: Any
@@ -110,8 +112,10 @@ class EnsembleData:
         start = time.perf_counter()
         items = items if isinstance(items, Dataset) else Dataset.from_list(list(items))
         records = items.to_list()
-        tabular.fit(records)
-        items = tabular.add_to_dataset(items)
+        inputs = tabular.fit_transform(records)
+        for column in (NUMERIC_COLUMN, CATEGORICAL_COLUMN):
+            items = items.remove_columns([column]) if column in items.column_names else items
+            items = items.add_column(column, inputs[column].tolist())
         seconds = {"tabular": time.perf_counter() - start}
         start = time.perf_counter()
         text_of = PriceEnsembleProcessor(use_details=use_details).item_text

@@ -175,32 +175,37 @@ class TabularFeatures:
         """Learn the numeric statistics (over the values present) and the category vocabularies from training
         items; returns self."""
         items = list(items)
-        if not items:
+        self._fit(self.raw_numeric(items), self.raw_categorical(items))
+        return self
+
+    def fit_transform(self, items: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+        """`fit` then `__call__` on the same items, parsing and embedding them once."""
+        items = list(items)
+        raw, categories = self.raw_numeric(items), self.raw_categorical(items)
+        self._fit(raw, categories)
+        return self._transform(raw, categories)
+
+    def _fit(self, raw: np.ndarray, categories: list[list[str]]) -> None:
+        if not len(raw):
             raise ValueError("TabularFeatures.fit needs at least one item")
-        raw = self.raw_numeric(items)
         with warnings.catch_warnings():
-            warnings.simplefilter(
-                "ignore", RuntimeWarning
-            )  # numpy warns for an all-NaN column, handled below
+            # numpy warns for the mean of an all-NaN column, which the next lines handle
+            warnings.simplefilter("ignore", RuntimeWarning)
             mean, std = np.nanmean(raw, axis=0), np.nanstd(raw, axis=0)
         # A column never present (or constant) in training carries no scale: mean 0, std 1.
         self.mean = np.where(np.isfinite(mean), mean, 0.0).tolist()
         self.std = np.where(np.isfinite(std) & (std > 0), std, 1.0).tolist()
         counts = [Counter() for _ in self.categorical_features]
-        for row in self.raw_categorical(items):
+        for row in categories:
             for counter, value in zip(counts, row):
                 if value:
                     counter[value] += 1
         self.vocabularies = {
-            name: [
-                value
-                for value, count in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
-                if count >= self.min_frequency
-            ]
+            name: [value for value, count in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
+                   if count >= self.min_frequency]
             for name, counter in zip(self.categorical_features, counts)
         }
         self._index = self._build_index()
-        return self
 
     def _build_index(self) -> list[dict[str, int]]:
         return [
@@ -220,22 +225,23 @@ class TabularFeatures:
         num_categorical)}` of items; items prepared by [`add_to_dataset`] keep their stored values."""
         self._check_fitted()
         items = list(items)
-        width = len(self.mean)
-        if items and all(_has_prepared(item, width, len(self.categorical_features)) for item in items):
-            numeric = np.array([item[NUMERIC_COLUMN] for item in items], dtype=np.float32).reshape(
-                len(items), width
-            )
+        width, num_categorical = len(self.mean), len(self.categorical_features)
+        if items and all(_has_prepared(item, width, num_categorical) for item in items):
+            numeric = np.array([item[NUMERIC_COLUMN] for item in items], dtype=np.float32)
             categorical = np.array([item[CATEGORICAL_COLUMN] for item in items], dtype=np.int64)
-            return {NUMERIC_COLUMN: numeric, CATEGORICAL_COLUMN: categorical.reshape(len(items), -1)}
-        raw = self.raw_numeric(items)
+            return {
+                NUMERIC_COLUMN: numeric.reshape(len(items), width),
+                CATEGORICAL_COLUMN: categorical.reshape(len(items), num_categorical),
+            }
+        return self._transform(self.raw_numeric(items), self.raw_categorical(items))
+
+    def _transform(self, raw: np.ndarray, categories: list[list[str]]) -> dict[str, np.ndarray]:
         numeric = np.clip((raw - np.asarray(self.mean)) / np.asarray(self.std), -CLIP, CLIP)  # NaN stays NaN
         categorical = [
             [index.get(value, UNSEEN_ID) if value else MISSING_ID for index, value in zip(self._index, row)]
-            for row in self.raw_categorical(items)
+            for row in categories
         ]
-        categorical = np.array(categorical, dtype=np.int64).reshape(
-            len(items), len(self.categorical_features)
-        )
+        categorical = np.array(categorical, dtype=np.int64).reshape(len(raw), len(self.categorical_features))
         return {NUMERIC_COLUMN: numeric.astype(np.float32), CATEGORICAL_COLUMN: categorical}
 
     def add_to_dataset(self, dataset, batch_size: int = 256, **map_kwargs):
