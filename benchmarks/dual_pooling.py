@@ -4,12 +4,12 @@ layer-wise learning-rate decay, 3 seeds each, chosen on a validation split of th
     python benchmarks/dual_pooling.py                 # both files, 4 variants x 3 seeds
     python benchmarks/dual_pooling.py --render-only   # tables again from the JSON
 
-Data: `appliances_2000.jsonl` and `amazon_products_mit.jsonl` split by `load_items(path, test_size=0.2,
-seed=42)`; the training split is split again 80/20 (seed 42) into a fit and a validation part. Each variant
-trains the text path (`modalities=text`; the listings have no images) with the strategy of
-`recipes/train_dual.py` + `dual_cpu.yaml` under a small CPU budget (`--epochs`, encoders frozen for
-`--freeze-epochs`, `--max-text-length` tokens); the epoch with the best validation SMAPE is kept. Choices are
-read from the validation SMAPE (mean ± std over seeds); the test SMAPE of the same models is shown for
+Data: `appliances_2000.jsonl` and `amazon_products_mit.jsonl` split by
+`load_items(path, test_size=0.2, seed=42)`; the training split is split again 80/20 (seed 42) into a fit and a
+validation part. Each variant trains the text path (`modalities=text`; the listings have no images) with the
+strategy of `recipes/train_dual.py` + `dual_cpu.yaml` under a small CPU budget (`--epochs`, encoders frozen
+for `--freeze-epochs`, `--max-text-length` tokens); the epoch with the best validation SMAPE is kept. Choices
+are read from the validation SMAPE (mean ± std over seeds); the test SMAPE of the same models is shown for
 information only. Results: benchmarks/results/dual_pooling.{md,json}.
 """
 
@@ -26,7 +26,8 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from price_real import DEFAULT_DATA_DIR, FILES, RESULTS, nothing_to_run  # noqa: E402 (benchmarks/ is no package)
+# benchmarks/ is no package
+from price_real import DEFAULT_DATA_DIR, FILES, RESULTS, nothing_to_run  # noqa: E402
 
 
 def variants(layer_lr_decay):

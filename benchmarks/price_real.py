@@ -463,8 +463,8 @@ def render_file(name, result):
 
 
 def nothing_to_run(args, json_path, md_path, render) -> bool:
-    """True when a real-data benchmark has nothing to train: `--render-only` (its tables are written again from
-    its JSON), or the data files are missing (it prints SKIPPED)."""
+    """True when a real-data benchmark has nothing to train: `--render-only` (its tables are written again
+    from its JSON), or the data files are missing (it prints SKIPPED)."""
     if args.render_only:
         with open(json_path, encoding="utf-8") as handle:
             results = json.load(handle)

@@ -1,7 +1,6 @@
 """What the model configurations share."""
 
 
-import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -37,17 +36,17 @@ LOSS_TYPES = ("smape", "l1", "huber", "mse")
 @dataclass(repr=False)
 class PriceConfigMixin:
     r"""
-    The config fields every price model shares: its price head (loss, log-price statistics, quantiles and their
-    calibration) and its tabular inputs (numeric and categorical features next to text and image).
+    The config fields every price model shares: its price head (loss, log-price statistics, quantiles and
+    their calibration) and its tabular inputs (numeric and categorical features next to text and image).
 
-    A price-model config lists it after `PreTrainedConfig` among its bases, may re-declare a field to change its
-    default (the design's loss), and adds these docs to its own with [`price_config_docstring`]; `@strict`
+    A price-model config lists it after `PreTrainedConfig` among its bases, may re-declare a field to change
+    its default (the design's loss), and adds these docs to its own with [`price_config_docstring`]; `@strict`
     validates them through `validate_price_head`.
 
     Args:
         loss_type (`str`, *optional*, defaults to the model design's):
-            Training loss: `"smape"` in price space (the dual-encoder design's), `"l1"` on the standardized log
-            price (the residual regressor design's), `"huber"` or `"mse"` on the standardized log price.
+            Training loss: `"smape"` in price space (the dual-encoder design's), `"l1"` on the standardized
+            log price (the residual regressor design's), `"huber"` or `"mse"` on the standardized log price.
         log_price_mean (`float`, *optional*, defaults to 0.0):
             Mean of `log1p(price)` over the training set. Stored here so inference needs no training data.
         log_price_std (`float`, *optional*, defaults to 1.0):
@@ -59,17 +58,17 @@ class PriceConfigMixin:
             and the median), trained with the pinball loss on the standardized log price; `[]` predicts none.
         interval_margin (`float`, *optional*, defaults to 0.0):
             Widening, in `log1p(price)`, of the quantiles below and above 0.5, fitted on held-out data
-            (conformal calibration, see [`calibrate_interval_margin`]) so that the predicted interval holds its
-            coverage.
+            (conformal calibration, see [`calibrate_interval_margin`]) so that the predicted interval holds
+            its coverage.
         numeric_feature_names (`list[str]`, *optional*, defaults to `[]`):
             Names of the `numeric_features` columns (quantities, units, embeddings... standardized by the
             processor; NaN marks a missing value, which the model replaces by a learned embedding).
         categorical_feature_names (`list[str]`, *optional*, defaults to `[]`):
-            Names of the `categorical_features` columns (e.g. `category`, `brand`), as ids from the processor's
-            vocabularies.
+            Names of the `categorical_features` columns (e.g. `category`, `brand`), as ids from the
+            processor's vocabularies.
         categorical_cardinalities (`list[int]`, *optional*, defaults to `[]`):
-            Number of ids of each categorical feature (its vocabulary plus the ids of missing and unseen values),
-            one per name.
+            Number of ids of each categorical feature (its vocabulary plus the ids of missing and unseen
+            values), one per name.
     """
 
     loss_type: str = "l1"
@@ -105,8 +104,9 @@ class PriceConfigMixin:
 
 
 def price_config_docstring(config_class):
-    """Class decorator: add the `Args:` docs of [`PriceConfigMixin`]'s fields to the end of the `Args:` section
-    of `config_class`'s docstring (before its `Example:`), so that each price model documents them once."""
+    """Class decorator: add the `Args:` docs of [`PriceConfigMixin`]'s fields to the end of the `Args:`
+    section of `config_class`'s docstring (before its `Example:`), so that each price model documents them
+    once."""
     args = PriceConfigMixin.__doc__.split("    Args:\n", 1)[1].rstrip()
     doc = config_class.__doc__ or ""
     head, example, tail = doc.partition("\n    Example:")

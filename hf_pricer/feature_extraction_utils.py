@@ -221,8 +221,9 @@ class TabularFeatures:
             raise ValueError(f"TabularFeatures has no vocabulary for {missing}; fit it again")
 
     def __call__(self, items: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
-        """`{"numeric_features": float32 (batch_size, num_numeric), "categorical_features": int64 (batch_size,
-        num_categorical)}` of items; items prepared by [`add_to_dataset`] keep their stored values."""
+        """The model inputs of items: `numeric_features`, float32 `(batch_size, num_numeric)`, and
+        `categorical_features`, int64 `(batch_size, num_categorical)`; items prepared by [`add_to_dataset`]
+        keep their stored values."""
         self._check_fitted()
         items = list(items)
         width, num_categorical = len(self.mean), len(self.categorical_features)

@@ -202,8 +202,8 @@ class TabularEmbedding(nn.Module):
         numeric_features: torch.Tensor | None = None,
         categorical_features: torch.LongTensor | None = None,
     ) -> torch.Tensor:
-        """`numeric_features` `(batch_size, num_numeric)` and `categorical_features` `(batch_size,
-        num_categorical)` → `(batch_size, hidden_size)`."""
+        """`numeric_features` `(batch_size, num_numeric)` and `categorical_features`
+        `(batch_size, num_categorical)` → `(batch_size, hidden_size)`."""
         parts = []
         if self.numeric_projection is not None:
             missing = numeric_features.isnan()
@@ -359,9 +359,9 @@ def pinball_loss(
 
 def calibrate_interval_margin(low, high, targets, coverage: float) -> float:
     """Split-conformal widening of predicted intervals `[low, high]` (any monotone scale, e.g. `log1p(price)`)
-    so that on exchangeable new data they cover at least `coverage` of the targets: the `ceil((n + 1)
-    coverage)`-th smallest of `max(low - target, target - high)` over the `n` held-out rows, and never
-    negative (intervals that already cover are not narrowed, which keeps the guarantee)."""
+    so that on exchangeable new data they cover at least `coverage` of the targets: the
+    `ceil((n + 1) coverage)`-th smallest of `max(low - target, target - high)` over the `n` held-out rows, and
+    never negative (intervals that already cover are not narrowed, which keeps the guarantee)."""
     low, high, targets = (torch.as_tensor(v, dtype=torch.float64).reshape(-1) for v in (low, high, targets))
     if not low.shape == high.shape == targets.shape:
         raise ValueError(f"need as many intervals as targets, got {len(low)}, {len(high)} and {len(targets)}")

@@ -1,13 +1,12 @@
 """Quantity, unit and listing features of an item, parsed from its `title`, `text` and `details`.
 
-Prices of real listings follow what is sold: how many (`"Pack of 6"`, `"12 Count"`, `Item Package Quantity:
-2`), how much (`"16 fl oz"`, `"2.5 lbs"`, `"4.5 cu. ft."`), how strong (`"1500W"`, `"125V"`, `"2.5A"`, `"5000
-BTU"`) and how big (`"9.53 x 3.43 x 1.18 inches"`). :func:`quantity_features` reads these from free text and
-from the
-`details` attributes into numbers in base units (grams, millilitres, centimetres, watts, volts, amperes, mAh,
-BTU, GB), plus per-item values (a pack's weight divided by its count), the listing's sales rank and first
-year, and a few text statistics. A value the item does not state is NaN: models must treat it as missing,
-never as 0.
+Prices of real listings follow what is sold: how many (`"Pack of 6"`, `"12 Count"`,
+`Item Package Quantity: 2`), how much (`"16 fl oz"`, `"2.5 lbs"`, `"4.5 cu. ft."`), how strong (`"1500W"`,
+`"125V"`, `"2.5A"`, `"5000 BTU"`) and how big (`"9.53 x 3.43 x 1.18 inches"`). :func:`quantity_features` reads
+these from free text and from the `details` attributes into numbers in base units (grams, millilitres,
+centimetres, watts, volts, amperes, mAh, BTU, GB), plus per-item values (a pack's weight divided by its
+count), the listing's sales rank and first year, and a few text statistics. A value the item does not state is
+NaN: models must treat it as missing, never as 0.
 
 Values with a unit are read with :func:`hf_pricer.data.entities.parse_entity_value` (the same aliases, plurals
 and decimal commas as the challenge labels); amperes, mAh, BTU and storage sizes are not entity units and have
@@ -123,8 +122,7 @@ _YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
 _DATE_IN_TEXT = re.compile(r"Date\s*First\s*Available[:\s]*([A-Za-z]+\s*\d{1,2},?\s*\d{4})", re.IGNORECASE)
 _WEIGHT_IN_TEXT = re.compile(r"(?:Item|Shipping|Package)\s*Weight[:\s]*([\d.,]+\s*[A-Za-z]+)", re.IGNORECASE)
 
-#: details keys that give a count of items sold together, a weight, dimensions, and the brand (first found
-#: wins)
+#: details keys of the count of items sold together, the weight, the dimensions and the brand (first wins)
 COUNT_KEYS = (
     "Item Package Quantity",
     "Number of Items",

@@ -1,4 +1,5 @@
-"""recipes/train_price.py: the preset, and the recommended path end to end on a small items file written here."""
+"""recipes/train_price.py: the preset, and the recommended path end to end on a small items file written
+here."""
 
 import json
 
@@ -10,7 +11,8 @@ from transformers import AutoFeatureExtractor, AutoModel, pipeline
 from hf_pricer import PriceEnsembleForPriceRegression
 from hf_pricer.cli import parse_recipe_args
 
-KINDS = [("Electric kettle", 30.0), ("Water filter", 12.0), ("Ceramic heater", 60.0), ("Oak picture frame", 20.0)]
+KINDS = [("Electric kettle", 30.0), ("Water filter", 12.0), ("Ceramic heater", 60.0),
+         ("Oak picture frame", 20.0)]
 
 
 def write_items(path, count=48):
@@ -45,9 +47,10 @@ def test_recipe_trains_evaluates_saves_and_serves(tmp_path):
     items = write_items(tmp_path / "items.jsonl")
     output_dir = tmp_path / "ensemble"
     model, processor, results = train_price.main([
-        "--dataset", str(items), "--output_dir", str(output_dir), "--num_features", "256", "--num_layers", "3",
-        "--hidden_size", "16", "--num_train_epochs", "3", "--per_device_train_batch_size", "16", "--folds", "3",
-        "--boosting_rounds", "20", "--numeric_features", "quantities", "title_embedding",
+        "--dataset", str(items), "--output_dir", str(output_dir), "--num_features", "256",
+        "--num_layers", "3", "--hidden_size", "16", "--num_train_epochs", "3",
+        "--per_device_train_batch_size", "16", "--folds", "3", "--boosting_rounds", "20",
+        "--numeric_features", "quantities", "title_embedding",
     ])
     saved = json.loads((output_dir / "test_results.json").read_text())
     assert saved["num_test_items"] == 10 and saved["num_train_items"] == 38  # 80/20 of 48

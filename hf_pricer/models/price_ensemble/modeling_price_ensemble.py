@@ -1,9 +1,10 @@
 """Price ensemble: hf_pricer price models, a LightGBM member and a linear member, stacked in log-price space.
 
-Every member predicts `log1p(price)`; the ensemble's log price is `stacker_intercept + Σ stacker_weights[m] *
-member_m`, its price `price_multiplier * expm1(...)`. The weights were fitted by non-negative least squares on
-*out-of-fold* predictions (each training item predicted by member models that never saw it, see
-`hf_pricer.stacking`), so the stacker trusts each member as much as it deserves on unseen items.
+Every member predicts `log1p(price)`; the ensemble's log price is
+`stacker_intercept + Σ stacker_weights[m] * member_m`, its price `price_multiplier * expm1(...)`. The weights
+were fitted by non-negative least squares on *out-of-fold* predictions (each training item predicted by member
+models that never saw it, see `hf_pricer.stacking`), so the stacker trusts each member as much as it deserves
+on unseen items.
 
 - Price-model members are ordinary hf_pricer models (their weights live in this model's safetensors under
   `members.<name>.`), fed by their own processors (`member_inputs[name]`).
@@ -121,8 +122,8 @@ class GradientBoostingPriceMember(nn.Module):
 
 
 class PriceEnsemblePreTrainedModel(PipelineTaskMixin, PreTrainedModel):
-    """Every tensor of an ensemble comes from its fitted members, so nothing is initialised here. Ensembles serve
-    the `"price-regression"` pipeline, with `price_low`/`price_high` from their interval."""
+    """Every tensor of an ensemble comes from its fitted members, so nothing is initialised here. Ensembles
+    serve the `"price-regression"` pipeline, with `price_low`/`price_high` from their interval."""
 
     config_class = PriceEnsembleConfig
     base_model_prefix = "price_ensemble"
