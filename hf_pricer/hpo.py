@@ -174,12 +174,14 @@ def search_price_model(
     output_dir: str,
     validation_size: float = 0.2,
     search_space: PriceModelSearchSpace | None = None,
+    callbacks=None,
 ):
     """Search a price model's hyperparameters on a validation part of `items` (training items only: the test
     split never takes part) and return the best trial's `(config, training_args)`.
 
     `config` is the model's config (its log-price statistics are set from the search's training part),
-    `collator_class(processor)` its data collator; the results table goes to `output_dir`."""
+    `collator_class(processor)` its data collator; the results table goes to `output_dir`; `callbacks` go to
+    the trials' Trainer."""
     from hf_pricer.data import log_price_statistics
     from hf_pricer.metrics import compute_metrics
     from hf_pricer.trainer import PricerTrainer, PricerTrainingArguments
@@ -207,6 +209,7 @@ def search_price_model(
         data_collator=collator_class(processor),
         processing_class=processor,
         compute_metrics=compute_metrics,
+        callbacks=callbacks,
     )
     best, _ = search_hyperparameters(trainer, n_trials, output_dir, space, objective="smape")
     training_args = copy.deepcopy(training_args)
