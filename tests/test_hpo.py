@@ -1,5 +1,5 @@
-"""Hyperparameter search (`hf_pricer.hpo`): the results table, and a two-trial search of the dual-embedding
-regressor that reaches each trial's config and learning rates."""
+"""Hyperparameter search (`hf_pricer.hpo`): the results table, and two-trial searches of the dual-embedding
+regressor and of a price model that reach each trial's config and learning rates."""
 
 import csv
 
