@@ -220,3 +220,21 @@ class TestPriceEnsembleForPriceRegression(ModelTesterMixin, PipelineTesterMixin)
 
     def get_inputs(self, folder):
         return {"items": ITEMS[32:]}
+
+
+def test_pushed_card_lists_every_member_and_the_ensemble(hub_server, tmp_path):
+    from huggingface_hub import ModelCard
+
+    from hf_pricer.hub import build_ensemble_card, push_model_to_hub
+
+    model, processor, _, _ = fitted_ensemble()
+    results = evaluate_price_ensemble(model, processor, ITEMS[32:])
+    card = build_ensemble_card(model, results, repo_id="tester/price-ensemble-card")
+    push_model_to_hub(model, "tester/price-ensemble-card", processor=processor, card=card)
+    pushed = ModelCard.load("tester/price-ensemble-card")
+    metrics = {result.metric_type: result.metric_value for result in pushed.data.eval_results}
+    assert metrics["smape"] == pytest.approx(results["test_smape"])
+    for name in ("residual", "linear", "boosting"):
+        row = next(line for line in pushed.text.splitlines() if line.startswith(f"| {name} |"))
+        assert f"{results['members'][name]['test_smape']:.2f}" in row
+    assert "| **ensemble** |" in pushed.text and "`weight_g`" in pushed.text  # the inputs are listed too
