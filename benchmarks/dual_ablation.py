@@ -58,7 +58,8 @@ METRIC_KEYS = ("smape", "mae", "hit_rate", "rmsle", "r2")
 
 
 def recipe_flags(args, variant, output_dir):
-    """Flags for the recipe's parser (on top of `dual_cpu.yaml`) for one variant under the current budget."""
+    """Flags for the recipe's parser (on top of `dual_cpu.yaml`) for one variant under the current budget (and
+    the variant's own extra `flags`)."""
     flags = [
         "--output_dir", output_dir,
         "--catalog_size", str(args.catalog_size),
@@ -80,10 +81,10 @@ def recipe_flags(args, variant, output_dir):
         flags += ["--warmup_ratio", str(args.warmup_ratio)]
     if args.lr_scheduler_type:
         flags += ["--lr_scheduler_type", args.lr_scheduler_type]
-    return flags
+    return flags + list(variant.get("flags", ()))
 
 
-def train_variant(name, args, splits, output_dir):
+def train_variant(name, args, splits, output_dir, variants=VARIANTS):
     """Train one variant with the recipe's strategy; returns a result dict (validation curve, test metrics, times)."""
     import torch
     import transformers
@@ -93,7 +94,7 @@ def train_variant(name, args, splits, output_dir):
     import train_dual
     from hf_pricer.cli import parse_recipe_args
 
-    variant = VARIANTS[name]
+    variant = variants[name]
     model_args, encoders, data_args, strategy, training_args = parse_recipe_args(
         train_dual.ARGUMENT_TYPES, train_dual.CPU_PRESET, recipe_flags(args, variant, output_dir)
     )

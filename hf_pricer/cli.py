@@ -31,6 +31,15 @@ import yaml
 HELP_FLAGS = ("-h", "--help")
 HELP_ALL_FLAG = "--help-all"
 HELP_WIDTH = 118
+# Price-model config fields that a recipe computes from the training data, never flags.
+PRICE_FIELDS_FROM_DATA = (
+    "log_price_mean",
+    "log_price_std",
+    "interval_margin",
+    "numeric_feature_names",
+    "categorical_feature_names",
+    "categorical_cardinalities",
+)
 
 
 def _config_to_flags(config: dict) -> list[str]:
@@ -167,6 +176,29 @@ def _source_fields(node: ast.ClassDef) -> list[tuple[str, object, object]]:
     return fields
 
 
+def _dataclass_bases(node: ast.ClassDef, file: str) -> list[ast.ClassDef]:
+    """The bases of a class that are dataclasses imported by name (`from x import PriceConfigMixin`), whose
+    fields a config inherits, read from their source like the class itself."""
+    with open(file, encoding="utf-8") as handle:
+        imports = {
+            alias.asname or alias.name: f"{statement.module}:{alias.name}"
+            for statement in ast.parse(handle.read(), file).body
+            if isinstance(statement, ast.ImportFrom) and statement.module
+            for alias in statement.names
+        }
+    bases = []
+    for base in node.bases:
+        if isinstance(base, ast.Name) and base.id in imports:
+            try:
+                base_node, _ = _source_class(imports[base.id])
+            except (ImportError, OSError):
+                continue
+            if any(ast.unparse(decorator).startswith(("dataclass", "dataclasses.dataclass"))
+                   for decorator in base_node.decorator_list):
+                bases.append(base_node)
+    return bases
+
+
 class ConfigFlags:
     """The flags of a model config's hyperparameters, named by import path (`"hf_pricer.models.x.configuration_x:
     XConfig"`): :meth:`resolve` imports the config and builds :func:`config_arguments`' dataclass; `--help` reads
@@ -190,12 +222,20 @@ class ConfigFlags:
 
     def help_fields(self) -> list[tuple[str, object, str]]:
         """`(name, default, help)` of each flag, read from the source."""
-        node, _ = _source_class(self.config)
+        node, file = _source_class(self.config)
         base_node, _ = _source_class("transformers.configuration_utils:PreTrainedConfig")
         base = {name for name, _, _ in _source_fields(base_node)}
-        helps = _docstring_args(ast.get_docstring(node, clean=False))
+        # the class's own fields, then those it inherits from dataclass bases (e.g. the price models'
+        # PriceConfigMixin); a field the class re-declares keeps the class's default
+        classes = [node, *_dataclass_bases(node, file)]
+        helps, fields = {}, {}
+        for class_node in classes:
+            for name, text in _docstring_args(ast.get_docstring(class_node, clean=False)).items():
+                helps.setdefault(name, text)
+            for name, annotation, default in _source_fields(class_node):
+                fields.setdefault(name, (annotation, default))
         result = []
-        for name, annotation, default in _source_fields(node):
+        for name, (annotation, default) in fields.items():
             if self.include is not None and name not in self.include:
                 continue
             if name in base or name in self.exclude or annotation is None or _flag_type(annotation) is None:

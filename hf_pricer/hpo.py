@@ -9,16 +9,19 @@ and writes every trial, best first, to `hpo_results.csv` and `hpo_results.md`.
 :class:`DualEmbeddingSearchSpace` and :func:`dual_embedding_model_init` are the dual-embedding regressor's:
 embedding size, attention type, unfreezing schedule (followed by `FreezeWarmupCallback()`, which asks
 `model.freeze_schedule()` when training starts), the embedding models' learning-rate multiplier and the
-learning rate.
+learning rate. :class:`PriceModelSearchSpace` and :func:`price_model_init` are any price model's: learning
+rate, weight decay, epochs and the model-config fields it names (the residual regressor's width, depth and
+dropout by default).
 """
 
 from __future__ import annotations
 
+import copy
 import csv
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from hf_pricer.data.records import save_json, to_serializable
@@ -99,6 +102,122 @@ class DualEmbeddingSearchSpace(SearchSpace):
         if key == "unfreeze_epochs" and isinstance(value, str):
             return [float(epoch) for epoch in value.split(",")]
         return value
+
+
+@dataclass
+class PriceModelSearchSpace(SearchSpace):
+    """A price model's search: the learning rate (a log-uniform range), weight decay and epochs of the
+    training arguments, and `config_choices`, the choices of each model-config field searched (by default the
+    residual regressor's width, depth and dropout)."""
+
+    learning_rate: tuple[float, float] = (2e-4, 3e-3)
+    weight_decays: Sequence[float] = (0.0, 0.01, 0.1)
+    epochs: Sequence[int] = (10, 20, 30)
+    config_choices: Mapping[str, Sequence[Any]] = field(
+        default_factory=lambda: {
+            "hidden_size": (256, 512, 1024),
+            "num_layers": (4, 6, 8),
+            "dropout": (0.1, 0.2, 0.3),
+        }
+    )
+
+    @property
+    def model_keys(self) -> tuple[str, ...]:
+        return tuple(self.config_choices)
+
+    def optuna_hp_space(self, trial) -> dict[str, Any]:
+        """`hp_space` for the optuna backend. Suggests every hyperparameter; returns the training arguments."""
+        for key, choices in self.config_choices.items():
+            trial.suggest_categorical(key, list(choices))
+        return {
+            "learning_rate": trial.suggest_float("learning_rate", *self.learning_rate, log=True),
+            "weight_decay": trial.suggest_categorical("weight_decay", list(self.weight_decays)),
+            "num_train_epochs": trial.suggest_categorical("num_train_epochs", list(self.epochs)),
+        }
+
+    def ray_hp_space(self, trial=None) -> dict[str, Any]:
+        """`hp_space` for the Ray Tune backend (many machines); needs `pip install "ray[tune]"`."""
+        from ray import tune
+
+        return {
+            **{key: tune.choice(list(choices)) for key, choices in self.config_choices.items()},
+            "learning_rate": tune.loguniform(*self.learning_rate),
+            "weight_decay": tune.choice(list(self.weight_decays)),
+            "num_train_epochs": tune.choice(list(self.epochs)),
+        }
+
+
+def price_model_init(model_class, config, search_space: SearchSpace | None = None) -> Callable[..., Any]:
+    """`model_init` for `PricerTrainer(model_init=...)`: a new `model_class` per trial, from `config` with the
+    trial's model-config fields (see [`PriceModelSearchSpace`]) set."""
+    space = search_space or PriceModelSearchSpace()
+
+    def model_init(trial=None):
+        trial_config = copy.deepcopy(config)
+        for key, value in ({} if trial is None else space.config_kwargs(trial)).items():
+            setattr(trial_config, key, value)
+        trial_config.validate()
+        logger.info("model_init: %s", {key: getattr(trial_config, key) for key in space.model_keys})
+        return model_class(trial_config)
+
+    return model_init
+
+
+def search_price_model(
+    model_class,
+    config,
+    processor,
+    collator_class,
+    training_args,
+    items,
+    n_trials: int,
+    output_dir: str,
+    validation_size: float = 0.2,
+    search_space: PriceModelSearchSpace | None = None,
+    callbacks=None,
+):
+    """Search a price model's hyperparameters on a validation part of `items` (training items only: the test
+    split never takes part) and return the best trial's `(config, training_args)`.
+
+    `config` is the model's config (its log-price statistics are set from the search's training part),
+    `collator_class(processor)` its data collator; the results table goes to `output_dir`; `callbacks` go to
+    the trials' Trainer."""
+    from hf_pricer.data import log_price_statistics
+    from hf_pricer.metrics import compute_metrics
+    from hf_pricer.trainer import PricerTrainer, PricerTrainingArguments
+
+    space = search_space or PriceModelSearchSpace()
+    split = items.train_test_split(test_size=validation_size, seed=training_args.seed)
+    config = copy.deepcopy(config)
+    config.log_price_mean, config.log_price_std = log_price_statistics(split["train"])
+    kept = ("per_device_train_batch_size", "max_grad_norm", "lr_scheduler_type", "warmup_steps", "seed")
+    search_args = PricerTrainingArguments(
+        **{key: getattr(training_args, key) for key in (*kept, "use_cpu")},
+        output_dir=os.path.join(output_dir, "hpo"),
+        eval_strategy="epoch",
+        save_strategy="no",
+        metric_for_best_model="smape",
+        greater_is_better=False,
+        report_to="none",
+        disable_tqdm=True,
+    )
+    trainer = PricerTrainer(
+        model_init=price_model_init(model_class, config, space),
+        args=search_args,
+        train_dataset=split["train"],
+        eval_dataset=split["test"],
+        data_collator=collator_class(processor),
+        processing_class=processor,
+        compute_metrics=compute_metrics,
+        callbacks=callbacks,
+    )
+    best, _ = search_hyperparameters(trainer, n_trials, output_dir, space, objective="smape")
+    training_args = copy.deepcopy(training_args)
+    for key in space.model_keys:
+        setattr(config, key, best.hyperparameters[key])
+    for key in ("learning_rate", "weight_decay", "num_train_epochs"):
+        setattr(training_args, key, best.hyperparameters[key])
+    return config, training_args
 
 
 def dual_embedding_model_init(
@@ -242,8 +361,11 @@ def write_results_table(
 
 __all__ = [
     "DualEmbeddingSearchSpace",
+    "PriceModelSearchSpace",
     "SearchSpace",
     "dual_embedding_model_init",
+    "price_model_init",
     "search_hyperparameters",
+    "search_price_model",
     "write_results_table",
 ]

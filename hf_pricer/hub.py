@@ -24,6 +24,7 @@ CARD_METRICS = {
     "rmsle": "RMSLE",
     "r2": "R²",
     "hit_rate": "Hit rate (%)",
+    "interval_coverage": "Prediction-interval coverage (%)",
     # entity-value extraction (the challenge's score, see `hf_pricer.metrics.entity_f1`)
     "f1": "F1",
     "precision": "Precision",
@@ -107,6 +108,11 @@ _TEMPLATE = """---
 {% if plot_file %}
 ![Predicted vs. true price]({{ plot_file }})
 {% endif %}
+{% for title, body in sections %}
+## {{ title }}
+
+{{ body }}
+{% endfor %}
 ## Usage
 {% if pipeline_task %}
 ```python
@@ -208,6 +214,7 @@ def build_model_card(
     plot_file: str | None = None,
     description: str | None = None,
     tags: Sequence[str] = (),
+    sections: Mapping[str, str] | None = None,
 ) -> ModelCard:
     """A model card whose metadata `model-index` holds the metrics of `CARD_METRICS` (price metrics, or
     entity-extraction F1 ...) of each evaluated split, under the model's task (`CARD_TASKS[model.card_task]`,
@@ -218,6 +225,8 @@ def build_model_card(
             validation split that chose the checkpoint and the held-out test split), each reported on its own.
         repo_id: the card's title (its last part) and where the usage snippet loads the model from, unless
             `usage_path` (e.g. the local folder the model was saved to) says otherwise.
+        sections: title → markdown, sections that follow the evaluation; a model with numeric or categorical
+            inputs also gets an "Inputs" section listing them.
     """
     dataset_id = dataset_id or "local"
     dataset_name = dataset_name or dataset_id
@@ -273,8 +282,82 @@ def build_model_card(
         description=description,
         results_table="\n\n".join(tables) or "Not evaluated.",
         plot_file=plot_file,
+        sections=list({**_input_sections(model.config), **(sections or {})}.items()),
         training_config=json.dumps(training_config, indent=2, default=str),
         model_config=model.config.to_json_string(use_diff=True).strip(),
+    )
+
+
+def feature_groups(names: Sequence[str]) -> list[str]:
+    """Feature names with numbered runs folded: `["weight_g", "text_embedding_0", ..., "text_embedding_383"]`
+    → `["weight_g", "text_embedding_0..383"]`."""
+    # (prefix, first, last) of a numbered run, (name, None, None) for any other name
+    groups: list[tuple[str, int | None, int | None]] = []
+    for name in names:
+        prefix, _, number = name.rpartition("_")
+        if not (prefix and number.isdigit()):
+            groups.append((name, None, None))
+        elif groups and groups[-1][0] == prefix and groups[-1][2] == int(number) - 1:
+            groups[-1] = (prefix, groups[-1][1], int(number))
+        else:
+            groups.append((prefix, int(number), int(number)))
+    return [
+        name if first is None else f"{name}_{first}" if first == last else f"{name}_{first}..{last}"
+        for name, first, last in groups
+    ]
+
+
+def _input_sections(config) -> dict[str, str]:
+    numeric = list(getattr(config, "numeric_feature_names", ()) or ())
+    categorical = list(getattr(config, "categorical_feature_names", ()) or ())
+    if not numeric and not categorical:
+        return {}
+    lines = [
+        "Next to the text (and image), the model reads these features of each item, computed by its "
+        "processor (`hf_pricer.TabularFeatures`, saved with it); a missing value has its own learned "
+        "embedding."
+    ]
+    if numeric:
+        lines.append(f"\n- numeric ({len(numeric)}): " + ", ".join(f"`{g}`" for g in feature_groups(numeric)))
+    if categorical:
+        sizes = list(getattr(config, "categorical_cardinalities", ()) or ())
+        described = [f"`{name}` ({size} ids)" if size else f"`{name}`"
+                     for name, size in zip(categorical, sizes + [0] * len(categorical))]
+        lines.append(f"- categorical ({len(categorical)}): " + ", ".join(described))
+    return {"Inputs": "\n".join(lines)}
+
+
+def build_ensemble_card(model, results: Mapping, *, repo_id: str, dataset_id: str | None = None,
+                        split: str = "test") -> ModelCard:
+    """The model card of a `PriceEnsembleForPriceRegression`: the ensemble's metrics in the model-index, and a
+    table of every member's metrics and stacker weight next to the ensemble's (`results` as
+    `hf_pricer.ensemble.evaluate_price_ensemble` returns them)."""
+    config = model.config
+    columns = ("smape", "mae", "hit_rate", "interval_coverage")
+    header = "| member | kind | stacker weight | SMAPE (%) | MAE ($) | hit rate (%) | interval coverage (%) |"
+
+    def cells(figures):
+        values = [_metric(figures, column) for column in columns]
+        return " | ".join("" if value is None else f"{value:.2f}" for value in values)
+
+    stack = f"intercept {config.stacker_intercept:.3f}, × {config.price_multiplier:.2f}"
+    rows = [f"| **ensemble** | stack | {stack} | {cells(results)} |"]
+    for spec, weight in zip(config.members, config.stacker_weights):
+        figures = cells(results["members"][spec["name"]])
+        rows.append(f"| {spec['name']} | {spec['kind']} | {weight:.3f} | {figures} |")
+    body = "\n".join([
+        f"On the {split} split. The stack is `intercept + Σ weight × member log price`, its price × the "
+        "multiplier; weights were fitted by non-negative least squares on out-of-fold predictions of the "
+        "training split.",
+        "",
+        header,
+        "|---|---|---|---|---|---|---|",
+        *rows,
+    ])
+    return build_model_card(
+        model, results, repo_id=repo_id, dataset_id=dataset_id, split=split, sections={"Members": body},
+        description=f"A `{type(model).__name__}` (price ensemble of {len(config.members)} members) "
+        f"{CARD_TASKS['price-prediction'].description}",
     )
 
 
@@ -293,11 +376,12 @@ def push_model_to_hub(
     token: str | None = None,
     revision: str | None = None,
     commit_message: str = "Upload price model with hf_pricer",
+    card: ModelCard | None = None,
 ):
     """Push model weights (safetensors), processor and model card in one commit. Returns the `CommitInfo`.
 
     If `predictions` and `labels` (prices) are given, the card gets a predicted-vs-true plot and, when
-    `metrics` is not given, metrics computed from them.
+    `metrics` is not given, metrics computed from them. `card` replaces the card built from the metrics.
     """
     from .metrics import price_metrics
     from .plots import PRICE_PLOT_FILENAME, save_price_plot
@@ -313,7 +397,7 @@ def push_model_to_hub(
         plot_file = None
         if predictions is not None and labels is not None:
             plot_file = os.path.basename(save_price_plot(predictions, labels, os.path.join(folder, PRICE_PLOT_FILENAME)))
-        card = build_model_card(
+        card = card or build_model_card(
             model,
             metrics or {},
             repo_id=repo_id,

@@ -43,6 +43,22 @@ def minilm_path() -> str:
     return str(path)
 
 
+#: Hub ids of text models whose weights the `encoders` extra ships, → the function giving their local folder.
+OFFLINE_TEXT_MODELS = {"sentence-transformers/all-MiniLM-L6-v2": minilm_path}
+
+
+def text_model_path(name_or_path: str) -> str:
+    """Where to load a text model from: the offline copy of the `encoders` extra for a Hub id it ships (so a
+    config can name the model by its Hub id and still load without network), else `name_or_path` itself."""
+    offline = OFFLINE_TEXT_MODELS.get(name_or_path)
+    if offline is not None:
+        try:
+            return offline()
+        except ImportError:
+            return name_or_path
+    return name_or_path
+
+
 def efficientnet_lite0_state_dict() -> dict[str, torch.Tensor]:
     """ImageNet EfficientNet-Lite0 weights with the keys of `timm.create_model("efficientnet_lite0")`.
 
@@ -137,8 +153,10 @@ def create_pretrained_timm_model(
 __all__ = [
     "ENCODERS_EXTRA",
     "OFFLINE_IMAGE_WEIGHTS",
+    "OFFLINE_TEXT_MODELS",
     "create_pretrained_timm_model",
     "efficientnet_lite0_state_dict",
     "load_timm_weights",
     "minilm_path",
+    "text_model_path",
 ]

@@ -9,7 +9,9 @@ What it adds to `transformers.Trainer`:
   accumulation 4 × 8 gives exactly the gradient of one batch of 32, also when the last micro-batch
   is short.
 - **Per-module learning rates** (`module_learning_rates={"image_encoder": 1e-4, ...}`), every other
-  parameter at `learning_rate`. Frozen parameters stay in the optimizer so they can be unfrozen later.
+  parameter at `learning_rate`, and **layer-wise learning-rate decay** (`layer_lr_decay=0.8`: each numbered
+  layer of an encoder learns at 0.8× the rate of the layer above it). Frozen parameters stay in the optimizer
+  so they can be unfrozen later.
 - **`FreezeWarmupCallback`**: modules frozen until a given epoch (the dual encoder's design trains only
   the fusion head for 4 epochs, then everything).
 - **Eval-mode collators.** A data collator with a `for_eval()` method (e.g. one that augments images
@@ -29,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 from collections.abc import Mapping
 from contextlib import contextmanager
@@ -78,7 +81,22 @@ class PricerTrainingArguments(TrainingArguments):
         },
     )
 
+    layer_lr_decay: float = field(
+        default=1.0,
+        metadata={
+            "help": "Layer-wise learning-rate decay: in every stack of numbered layers (`encoder.layer.3`, "
+            "timm `blocks.2`), layer i of N learns at decay^(N - 1 - i) times its module's rate, and the "
+            "embeddings beside the stack at decay^N. 1 turns it off."
+        },
+    )
+    layer_lr_decay_modules: list[str] | None = field(
+        default=None,
+        metadata={"help": "Parameter-name prefixes the decay applies to (e.g. text_encoder); default: all."},
+    )
+
     def __post_init__(self):
+        if not 0 < self.layer_lr_decay <= 1:
+            raise ValueError(f"`layer_lr_decay` must be in (0, 1], got {self.layer_lr_decay}")
         if isinstance(self.module_learning_rates, str):
             try:
                 self.module_learning_rates = json.loads(self.module_learning_rates)
@@ -97,33 +115,69 @@ def _matches(name: str, prefix: str) -> bool:
     return name == prefix or name.startswith(prefix + ".")
 
 
+# A numbered layer of a stack: `text_encoder.encoder.layer.3.` (BERT), `image_encoder.blocks.2.` (timm).
+_LAYER = re.compile(r"^(?P<stack>.*?\.?(?:layer|layers|blocks|block|h))\.(?P<index>\d+)\.")
+
+
+def layer_lr_scales(names: list[str], decay: float, modules: list[str] | None = None) -> dict[str, float]:
+    """Learning-rate multiplier of each parameter under layer-wise decay (1.0 for parameters outside any
+    stack).
+
+    In a stack of N numbered layers, layer i gets `decay ** (N - 1 - i)` (the top layer keeps its rate); the
+    parameters beside the stack whose name says `embed` (the encoder's embeddings, below every layer) get
+    `decay ** N`. `modules` restricts the decay to parameters under these prefixes.
+    """
+    depths: dict[str, int] = {}
+    for name in names:
+        if (match := _LAYER.match(name)) and (modules is None or any(_matches(name, m) for m in modules)):
+            depths[match["stack"]] = max(depths.get(match["stack"], 0), int(match["index"]) + 1)
+    scales = {}
+    for name in names:
+        match = _LAYER.match(name)
+        if match and match["stack"] in depths:
+            scales[name] = decay ** (depths[match["stack"]] - 1 - int(match["index"]))
+            continue
+        # The embeddings of a stack's encoder: the stack's path up to its encoder module, e.g. `text_encoder`.
+        owner = next((stack for stack in depths if name.startswith(stack.split(".")[0] + ".")), None)
+        scales[name] = decay ** depths[owner] if owner is not None and "embed" in name else 1.0
+    return scales
+
+
 def module_parameter_groups(
     model: torch.nn.Module,
     learning_rate: float,
     weight_decay: float,
     module_learning_rates: Mapping[str, float] | None = None,
     decay_parameter_names: set[str] | None = None,
+    layer_lr_decay: float = 1.0,
+    layer_lr_decay_modules: list[str] | None = None,
 ) -> list[dict]:
-    """Optimizer parameter groups: one learning rate per module prefix, weight decay only where it belongs.
+    """Optimizer parameter groups: one learning rate per module prefix (scaled per layer under layer-wise
+    decay, see [`layer_lr_scales`]), weight decay only where it belongs.
 
     Every parameter is included, trainable or not, so that a module unfrozen later is already being
     optimised. The longest matching prefix wins; a prefix that matches no parameter is an error.
     """
     module_learning_rates = dict(module_learning_rates or {})
     names = [name for name, _ in model.named_parameters()]
-    for prefix in module_learning_rates:
+    for prefix in [*module_learning_rates, *(layer_lr_decay_modules or [])]:
         if not any(_matches(name, prefix) for name in names):
             raise ValueError(
-                f"`module_learning_rates` prefix {prefix!r} matches no parameter of {type(model).__name__}; "
-                f"top-level modules are {sorted({name.split('.')[0] for name in names})}"
+                f"prefix {prefix!r} (of `module_learning_rates` or `layer_lr_decay_modules`) matches no "
+                f"parameter of {type(model).__name__}; top-level modules are "
+                f"{sorted({name.split('.')[0] for name in names})}"
             )
+    scales = layer_lr_scales(names, layer_lr_decay, layer_lr_decay_modules) if layer_lr_decay != 1 else {}
     prefixes = sorted(module_learning_rates, key=len, reverse=True)
     groups: dict[tuple, dict] = {}
     for name, param in model.named_parameters():
         prefix = next((p for p in prefixes if _matches(name, p)), None)
-        lr = module_learning_rates.get(prefix, learning_rate)
+        scale = scales.get(name, 1.0)
+        lr = module_learning_rates.get(prefix, learning_rate) * scale
         decay = weight_decay if decay_parameter_names is None or name in decay_parameter_names else 0.0
-        group = groups.setdefault((prefix, decay), {"params": [], "lr": lr, "weight_decay": decay, "module": prefix})
+        group = groups.setdefault(
+            (prefix, decay, scale), {"params": [], "lr": lr, "weight_decay": decay, "module": prefix}
+        )
         group["params"].append(param)
     return list(groups.values())
 
@@ -219,6 +273,8 @@ class PricerTrainer(Trainer):
                 weight_decay=self.args.weight_decay,
                 module_learning_rates=getattr(self.args, "module_learning_rates", None),
                 decay_parameter_names=set(self.get_decay_parameter_names(opt_model)),
+                layer_lr_decay=getattr(self.args, "layer_lr_decay", 1.0),
+                layer_lr_decay_modules=getattr(self.args, "layer_lr_decay_modules", None),
             )
             # One line per learning rate: a module's decayed and undecayed parameters are two groups of one rate.
             counts: dict[tuple, int] = {}

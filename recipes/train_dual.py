@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 
 import recipe_cli  # noqa: F401 -- answers --help before torch is imported
 
-from hf_pricer.cli import ConfigFlags, ItemsDataArguments, parse_recipe_args, setup_recipe
+from hf_pricer.cli import (
+    PRICE_FIELDS_FROM_DATA,
+    ConfigFlags,
+    ItemsDataArguments,
+    parse_recipe_args,
+    setup_recipe,
+)
 
 CPU_PRESET = os.path.join(os.path.dirname(__file__), "configs", "dual_cpu.yaml")
 OFFLINE = "offline"
@@ -26,7 +32,7 @@ logger = logging.getLogger("train_dual")
 
 ModelArguments = ConfigFlags(
     "hf_pricer.models.dual_encoder.configuration_dual_encoder:DualEncoderConfig",
-    exclude=("image_feature_dim", "log_price_mean", "log_price_std"),
+    exclude=("image_feature_dim", *PRICE_FIELDS_FROM_DATA),
 )
 
 

@@ -18,14 +18,20 @@ from dataclasses import dataclass, field
 
 import recipe_cli  # noqa: F401 -- answers --help before torch is imported
 
-from hf_pricer.cli import ConfigFlags, ItemsDataArguments, parse_recipe_args, setup_recipe
+from hf_pricer.cli import (
+    PRICE_FIELDS_FROM_DATA,
+    ConfigFlags,
+    ItemsDataArguments,
+    parse_recipe_args,
+    setup_recipe,
+)
 
 CPU_PRESET = os.path.join(os.path.dirname(__file__), "configs", "residual_cpu.yaml")
 logger = logging.getLogger("train_residual")
 
 ModelArguments = ConfigFlags(
     "hf_pricer.models.residual_regressor.configuration_residual_regressor:ResidualRegressorConfig",
-    exclude=("log_price_mean", "log_price_std"),
+    exclude=PRICE_FIELDS_FROM_DATA,
 )
 
 

@@ -13,8 +13,8 @@ import train_residual
 from hf_pricer.cli import parse_recipe_args
 from tests.utils import RECIPES_DIR, REPO_ROOT
 
-RECIPES = ["train_dual", "train_residual", "train_resformer", "train_classifier", "train_dual_embedding",
-           "train_aligner"]
+RECIPES = ["train_dual", "train_residual", "train_price", "train_resformer", "train_classifier",
+           "train_dual_embedding", "train_aligner"]
 
 # Runs each recipe's `--help` as `python recipes/<name>.py --help [ARGS]` would, in one fresh process, and reports
 # the output and which heavy modules got imported.

@@ -1,5 +1,5 @@
-"""Hyperparameter search (`hf_pricer.hpo`): the results table, and a two-trial search of the dual-embedding
-regressor that reaches each trial's config and learning rates."""
+"""Hyperparameter search (`hf_pricer.hpo`): the results table, and two-trial searches of the dual-embedding
+regressor and of a price model that reach each trial's config and learning rates."""
 
 import csv
 
@@ -104,3 +104,36 @@ def test_two_trial_search_reaches_the_config_and_writes_the_table(tmp_path):
     assert {"embedding_dim", "attention_type", "unfreeze_epochs", "lr_multiplier", "learning_rate"} <= set(table[0])
     assert (tmp_path / "hpo" / "hpo_results.md").read_text().count("\n") == 4
     assert (tmp_path / "hpo" / "hpo_best_run.json").is_file()
+
+
+@pytest.mark.slow
+def test_price_model_search_trains_each_trial_with_its_config_and_returns_the_best(tmp_path):
+    from datasets import Dataset
+
+    from hf_pricer import ResidualRegressorCollator, ResidualRegressorConfig, ResidualRegressorForPriceRegression
+    from hf_pricer import ResidualRegressorProcessor
+    from hf_pricer.hpo import PriceModelSearchSpace, search_price_model
+
+    items = Dataset.from_list([
+        {"title": f"{word} item {i}", "text": "steel" if i % 2 else "plastic", "price": 10.0 + 5 * (i % 2)}
+        for i, word in enumerate(["kettle", "frame", "box", "lamp"] * 5)
+    ])
+    space = PriceModelSearchSpace(learning_rate=(1e-3, 1e-2), epochs=(1,),
+                                  config_choices={"hidden_size": (8, 16), "num_layers": (3,)})
+    recorder = _RecordTrial()
+    config = ResidualRegressorConfig(num_features=32, num_layers=3, hidden_size=4)
+    args = PricerTrainingArguments(output_dir=str(tmp_path), per_device_train_batch_size=8, use_cpu=True,
+                                   report_to="none", seed=0)
+    searched_config, searched_args = search_price_model(
+        ResidualRegressorForPriceRegression, config, ResidualRegressorProcessor(n_features=32),
+        ResidualRegressorCollator, args, items, n_trials=2, output_dir=str(tmp_path), search_space=space,
+        callbacks=[recorder],
+    )
+    rows = list(csv.DictReader(open(tmp_path / "hpo_results.csv")))
+    assert len(rows) == 2 and all(row["state"] == "complete" for row in rows)
+    best = rows[0]  # sorted, lowest validation SMAPE first
+    assert searched_config.hidden_size == int(best["hidden_size"]) and searched_config.num_layers == 3
+    assert searched_args.learning_rate == pytest.approx(float(best["learning_rate"]))
+    assert searched_args.num_train_epochs == 1 and config.hidden_size == 4  # the inputs are left as they were
+    assert [trial[0].hidden_size for trial in recorder.trials] == [int(row["hidden_size"]) for row in
+                                                                   sorted(rows, key=lambda r: int(r["trial"]))]

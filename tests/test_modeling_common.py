@@ -141,7 +141,9 @@ class ModelTesterMixin:
         model, processor = self.save(folder)
         push_model_to_hub(model, repo_id, processor=processor)
         files = set(HfApi().list_repo_files(repo_id))
-        assert set(os.listdir(folder)) | {"README.md"} <= files
+        saved = {os.path.relpath(os.path.join(root, name), folder) for root, _, names in os.walk(folder)
+                 for name in names}
+        assert saved | {"README.md"} <= files
         code = {code_file(self.model_class), code_file(self.model_class.config_class)}
         processor_classes = self.processor_auto_classes.values()
         code |= {code_file(cls) for cls in processor_classes if cls.__module__.startswith("hf_pricer.")}

@@ -125,6 +125,38 @@ def test_module_learning_rates_and_weight_decay_groups(tmp_path):
     assert decay_of["output_layer.bias"] == 0.0 and decay_of["input_norm.weight"] == 0.0
 
 
+def test_layer_wise_learning_rate_decay():
+    from transformers import BertConfig
+
+    from hf_pricer import DualEncoderConfig, DualEncoderForPriceRegression
+    from hf_pricer.trainer import layer_lr_scales, module_parameter_groups
+
+    text_config = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=3, num_attention_heads=2,
+                             intermediate_size=32, max_position_embeddings=16)
+    model = DualEncoderForPriceRegression(DualEncoderConfig(
+        text_config=text_config, image_encoder="mobilenetv3_small_050", image_size=32, projection_dim=16,
+        num_attention_heads=2, head_hidden_sizes=[8],
+    ))
+    names = [name for name, _ in model.named_parameters()]
+    scales = layer_lr_scales(names, 0.5, ["text_encoder"])
+    # the top layer keeps its rate
+    assert scales["text_encoder.encoder.layer.2.attention.self.query.weight"] == 1.0
+    assert scales["text_encoder.encoder.layer.0.output.dense.weight"] == 0.25
+    assert scales["text_encoder.embeddings.word_embeddings.weight"] == 0.125  # below the 3 layers
+    assert scales["image_encoder.blocks.0.0.conv_dw.weight"] == 1.0  # not in `modules`
+    assert scales["head.0.weight"] == 1.0
+    groups = module_parameter_groups(model, 1e-3, 0.0, {"text_encoder": 2e-5}, layer_lr_decay=0.5,
+                                     layer_lr_decay_modules=["text_encoder"])
+    lr_of = {id(param): group["lr"] for group in groups for param in group["params"]}
+    parameters = dict(model.named_parameters())
+    assert lr_of[id(parameters["text_encoder.encoder.layer.0.output.dense.weight"])] == pytest.approx(5e-6)
+    assert lr_of[id(parameters["text_encoder.encoder.layer.2.output.dense.weight"])] == pytest.approx(2e-5)
+    assert lr_of[id(parameters["head.0.weight"])] == 1e-3
+    assert sum(len(group["params"]) for group in groups) == len(names)
+    with pytest.raises(ValueError, match="layer_lr_decay"):
+        PricerTrainingArguments(output_dir="unused", layer_lr_decay=1.5)
+
+
 def test_unknown_module_prefix_is_an_error(tmp_path):
     trainer = trainer_for(tmp_path, items(8), module_learning_rates={"image_encoder": 1e-4})
     with pytest.raises(ValueError, match="image_encoder"):

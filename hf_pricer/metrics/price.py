@@ -61,10 +61,34 @@ def price_metrics(predictions, references) -> dict[str, float]:
     }
 
 
+def interval_metrics(low, high, references) -> dict[str, float]:
+    """How well price intervals `[low, high]` hold the true prices: `interval_coverage`, the share of prices
+    inside (%), `interval_width`, the mean width ($), and `interval_ratio`, the median of `high / low`."""
+    low, high = _as_prices(low, "low"), _as_prices(high, "high")
+    true = _as_prices(references, "references")
+    if not low.shape == high.shape == true.shape:
+        raise ValueError(f"got {low.size} lower ends, {high.size} upper ends and {true.size} prices")
+    if np.any(low > high):
+        raise ValueError("every interval needs low <= high")
+    return {
+        "interval_coverage": float(100.0 * np.mean((true >= low) & (true <= high))),
+        "interval_width": float(np.mean(high - low)),
+        "interval_ratio": float(np.median(high / np.maximum(low, SMAPE_EPS))),
+    }
+
+
 def compute_metrics(eval_pred) -> dict[str, float]:
     """``Trainer(compute_metrics=...)`` hook for the price models, whose first output is ``predictions``
     (dollars)."""
     return price_metrics(first_output(eval_pred.predictions), eval_pred.label_ids)
 
 
-__all__ = ["EVALUATE_METRIC_PATH", "HIT_ABSOLUTE", "HIT_RELATIVE", "compute_metrics", "price_metrics", "smape"]
+__all__ = [
+    "EVALUATE_METRIC_PATH",
+    "HIT_ABSOLUTE",
+    "HIT_RELATIVE",
+    "compute_metrics",
+    "interval_metrics",
+    "price_metrics",
+    "smape",
+]

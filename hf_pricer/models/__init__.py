@@ -11,6 +11,7 @@ MODEL_FOLDERS = (
     "embedding_classifier",
     "dual_embedding",
     "embedding_aligner",
+    "price_ensemble",
 )
 
 __all__ = []

@@ -1,7 +1,7 @@
 """`transformers.pipeline()` tasks for hf_pricer models.
 
 - `"price-regression"` (:class:`PriceRegressionPipeline`): `{"title", "text", "image"?}` → `{"price": float}`, for
-  every price model.
+  every price model (with `price_low`/`price_high` for a model with price quantiles).
 - `"entity-value-extraction"` (:class:`EntityValueExtractionPipeline`): `{"image", "entity_name"}` →
   `{"entity_value": "500.0 gram"}`, for the Resformer.
 
@@ -14,9 +14,11 @@ must be installed: the stored code imports it).
 
 **A new price model** (an ensemble, an exported ONNX graph wrapped in a `PreTrainedModel`...) plugs into
 `"price-regression"` with three things: its model class inherits `PriceModelMixin` (or sets
-`pipeline_task = "price-regression"` and inherits :class:`hf_pricer.modeling_utils.PipelineTaskMixin`), its forward
-output has `predictions` (dollars, shape `(batch_size,)`), and its processor has `process_items(items)`, which turns
-a list of items (`title`, `text`, `image` as a loaded PIL image or None) into the model's keyword tensors.
+`pipeline_task = "price-regression"` and inherits :class:`hf_pricer.modeling_utils.PipelineTaskMixin`), its
+forward output has `predictions` (dollars, shape `(batch_size,)`; and, for an interval, `quantile_predictions`
+of shape `(batch_size, num_quantiles)`), and its processor has `process_items(items)`, which turns a list of
+items (`title`, `text`, `image` as a loaded PIL image or None) into the model's keyword arguments.
+`PriceEnsembleForPriceRegression` is such a model.
 """
 
 from __future__ import annotations

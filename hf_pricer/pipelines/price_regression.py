@@ -6,6 +6,9 @@
     pipe({"title": "Steel kettle", "text": "1.7 l, 2200 W", "image": "kettle.jpg"})   # {'price': 38.2}
     pipe([item, item, ...], batch_size=16)                                   # [{'price': ...}, ...]
 
+A model that predicts price quantiles (`config.quantiles`, e.g. a `PriceEnsemble` or a residual regressor with
+`quantiles=[0.1, 0.5, 0.9]`) also answers `price_low` and `price_high`, the ends of its prediction interval.
+
 This file is also stored next to the weights of every price model (see `hf_pricer.pipelines`), so it imports
 hf_pricer by absolute name only.
 """
@@ -23,7 +26,8 @@ logger = logging.getLogger(__name__)
 
 class PriceRegressionPipeline(ItemPipeline):
     """Price of each item: `{"title": str, "text": str, "image": path | URL | bytes | PIL image (optional)}` →
-    `{"price": float}`. At least one of `title` and `text` must be non-empty text. Works with every model that
+    `{"price": float}`, plus `price_low` and `price_high` for a model with price quantiles. At least one of
+    `title` and `text` must be non-empty text. Works with every model that
     `hf_pricer.pipelines` describes as a price model (its processor's `process_items` builds the batch)."""
 
     def __init__(self, *args, **kwargs):
@@ -55,8 +59,16 @@ class PriceRegressionPipeline(ItemPipeline):
 
     def predict(self, items: list[dict]) -> dict:
         batch = self.to_model_device(self.item_processor.process_items(items))
-        return {"predictions": self.model(**batch).predictions.float()}
+        outputs = self.model(**batch)
+        results = {"price": outputs.predictions.float()}
+        # A model with price quantiles (`config.quantiles`) also gives the interval between its outer ones.
+        quantiles = outputs.get("quantile_predictions")
+        if quantiles is not None:
+            results["price_low"], results["price_high"] = quantiles[:, 0].float(), quantiles[:, -1].float()
+        return results
 
     def postprocess(self, model_outputs) -> dict:
-        prediction = model_outputs["predictions"]
-        return {"price": float(prediction.reshape(-1)[0]) if isinstance(prediction, torch.Tensor) else float(prediction)}
+        return {
+            name: float(value.reshape(-1)[0]) if isinstance(value, torch.Tensor) else float(value)
+            for name, value in model_outputs.items()
+        }

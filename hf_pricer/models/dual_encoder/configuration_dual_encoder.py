@@ -4,15 +4,16 @@ from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
-from hf_pricer.configuration_utils import PipelineConfigMixin
-from hf_pricer.modeling_utils import validate_price_head
+from hf_pricer.configuration_utils import PipelineConfigMixin, PriceConfigMixin, price_config_docstring
 
 CROSS_ATTENTION_MODES = ("tokens", "pooled")
 MODALITIES = ("both", "text", "image")
+TEXT_POOLING = ("cls", "mean")
 
 
+@price_config_docstring
 @strict
-class DualEncoderConfig(PipelineConfigMixin, PreTrainedConfig):
+class DualEncoderConfig(PipelineConfigMixin, PreTrainedConfig, PriceConfigMixin):
     r"""
     Configuration of a [`DualEncoderForPriceRegression`]: a text encoder (any 🤗 encoder, default BERT) and a
     timm image encoder (default EfficientNet-B4), projected to a common space, fused by cross-modal attention,
@@ -23,7 +24,10 @@ class DualEncoderConfig(PipelineConfigMixin, PreTrainedConfig):
         text_config (`PreTrainedConfig` or `dict`, *optional*):
             Configuration of the text encoder, built with `AutoModel.from_config`. A dict is resolved by its
             `model_type` (any registered 🤗 config). Defaults to a `BertConfig()` (bert-base-uncased).
-            The text vector is the first token's last hidden state (`[CLS]`), so inputs must be right-padded.
+        text_pooling (`str`, *optional*, defaults to `"cls"`):
+            How the text encoder's token states become the text vector. `"cls"`: the first token's last hidden
+            state (the design's; inputs must be right-padded). `"mean"`: the mean of the non-padding token
+            states, as sentence-transformers models such as all-MiniLM-L6-v2 are trained to be read.
         image_encoder (`str`, *optional*, defaults to `"efficientnet_b4"`):
             timm architecture of the image encoder, created with `num_classes=0` (pooled features).
         image_feature_dim (`int`, *optional*):
@@ -42,12 +46,13 @@ class DualEncoderConfig(PipelineConfigMixin, PreTrainedConfig):
             Dropout after the projections and after every hidden layer of the head.
         cross_attention (`str`, *optional*, defaults to `"tokens"`):
             What the image vector attends to. `"tokens"`: the projected text token states, padding masked out.
-            `"pooled"`: the projected `[CLS]` vector only, as designed (attention over a single key returns
-            its value, so the attended vector is a learned linear map of the text vector).
+            `"pooled"`: the projected text vector only (`[CLS]` as designed; attention over a single key
+            returns its value, so the attended vector is a learned linear map of the text vector).
         text_attends_image (`bool`, *optional*, defaults to `False`):
             Also let the text vector attend to the projected image feature-map positions (a second attention
-            block); its output is appended to the fused vector, which grows from `3 * projection_dim` to
-            `4 * projection_dim`.
+            block); its output is appended to the fused vector, which grows by `projection_dim`. Numeric and
+            categorical features (`numeric_feature_names`, `categorical_feature_names`), when the model has
+            them, are embedded, projected and appended to it too.
         modalities (`str`, *optional*, defaults to `"both"`):
             Ablation switch. `"text"`: the image is always treated as missing (its learned placeholder is used
             and the image encoder never runs); `"image"`: the same for the text.
@@ -55,15 +60,6 @@ class DualEncoderConfig(PipelineConfigMixin, PreTrainedConfig):
             While every parameter of the image encoder is frozen (e.g. during `FreezeWarmupCallback`'s
             warm-up), keep its BatchNorm layers in eval mode, so that training the head does not overwrite the
             pretrained running statistics. The design leaves them in training mode; set `False` for that.
-        loss_type (`str`, *optional*, defaults to `"smape"`):
-            Training loss: `"smape"` in price space (the design's), or `"l1"`, `"huber"`, `"mse"` on the
-            standardized log price.
-        log_price_mean (`float`, *optional*, defaults to 0.0):
-            Mean of `log1p(price)` over the training set. Stored here so inference needs no training data.
-        log_price_std (`float`, *optional*, defaults to 1.0):
-            Standard deviation of `log1p(price)` over the training set.
-        min_price (`float`, *optional*, defaults to 0.01):
-            Predictions are clipped to at least this price (the design clips at 0.01).
         initializer_range (`float`, *optional*, defaults to 0.02):
             Standard deviation of the normal initialisation of the model's own linear layers and placeholders.
             The encoders keep their own initialisation (or pretrained weights).
@@ -88,6 +84,7 @@ class DualEncoderConfig(PipelineConfigMixin, PreTrainedConfig):
     sub_configs_defaults = {"text_config": SubConfigSpec(config_class=AutoConfig, model_type="bert")}
 
     text_config: PreTrainedConfig | dict | None = None
+    text_pooling: str = "cls"
     image_encoder: str = "efficientnet_b4"
     image_feature_dim: int | None = None
     image_size: int = 380
@@ -99,11 +96,10 @@ class DualEncoderConfig(PipelineConfigMixin, PreTrainedConfig):
     text_attends_image: bool = False
     modalities: str = "both"
     image_encoder_bn_eval_when_frozen: bool = True
-    loss_type: str = "smape"
-    log_price_mean: float | int = 0.0
-    log_price_std: float | int = 1.0
-    min_price: float | int = 0.01
     initializer_range: float = 0.02
+    # the design's loss and price floor
+    loss_type: str = "smape"
+    min_price: float | int = 0.01
 
     def __post_init__(self, **kwargs):
         self.head_hidden_sizes = list(self.head_hidden_sizes)
@@ -139,7 +135,10 @@ class DualEncoderConfig(PipelineConfigMixin, PreTrainedConfig):
             )
         if self.modalities not in MODALITIES:
             raise ValueError(f"`modalities` must be one of {MODALITIES}, got {self.modalities!r}")
-        validate_price_head(self)
+        if self.text_pooling not in TEXT_POOLING:
+            raise ValueError(f"`text_pooling` must be one of {TEXT_POOLING}, got {self.text_pooling!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"`dropout` must be in [0, 1), got {self.dropout}")
 
 
 __all__ = ["DualEncoderConfig"]

@@ -1,8 +1,10 @@
 """Dual-encoder price model: text encoder + image encoder → cross-modal attention → MLP → price.
 
-Both encoders are projected to `projection_dim` (Linear → LayerNorm → ReLU → Dropout). The image vector
-queries the text (its projected token states, or only `[CLS]` as designed) with multi-head attention; image
-vector, text vector and attended vector are concatenated and regressed to the standardized log price.
+Both encoders are projected to `projection_dim` (Linear → LayerNorm → ReLU → Dropout). The text vector is
+`[CLS]` (as designed) or the mean of the token states (`text_pooling="mean"`). The image vector queries the
+text (its projected token states, or only the text vector as designed) with multi-head attention; image
+vector, text vector and attended vector (and the projected tabular features, when the config names some) are
+concatenated and regressed to the standardized log price.
 
 Missing modalities are explicit: `has_image` / `has_text` flag, per row, whether the item has that modality.
 A missing one is replaced by a learned placeholder vector in the projected space; its encoder does not see the
@@ -24,7 +26,13 @@ from transformers import AutoConfig, AutoModel, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import can_return_tuple
 
-from hf_pricer.modeling_utils import PriceModelMixin, PriceRegressionOutput, init_standard_layers
+from hf_pricer.modeling_utils import (
+    PriceModelMixin,
+    PriceRegressionOutput,
+    TabularEmbedding,
+    check_tabular_inputs,
+    init_standard_layers,
+)
 
 from .configuration_dual_encoder import DualEncoderConfig
 
@@ -40,9 +48,9 @@ class DualEncoderProjection(nn.Sequential):
 
 class DualEncoderRegressionHead(nn.Sequential):
     """The designed MLP head: (Linear → LayerNorm → GELU → Dropout) per hidden size, no LayerNorm in the last
-    hidden layer, then Linear → 1."""
+    hidden layer, then Linear → the price (and its quantiles)."""
 
-    def __init__(self, in_features: int, hidden_sizes: list[int], dropout: float):
+    def __init__(self, in_features: int, hidden_sizes: list[int], dropout: float, num_outputs: int = 1):
         layers = []
         for position, size in enumerate(hidden_sizes):
             layers.append(nn.Linear(in_features, size))
@@ -50,8 +58,14 @@ class DualEncoderRegressionHead(nn.Sequential):
                 layers.append(nn.LayerNorm(size))
             layers += [nn.GELU(), nn.Dropout(dropout)]
             in_features = size
-        layers.append(nn.Linear(in_features, 1))
+        layers.append(nn.Linear(in_features, num_outputs))
         super().__init__(*layers)
+
+    def hidden_states(self, fused: torch.Tensor) -> torch.Tensor:
+        """The last hidden layer's output, which the final Linear maps to the outputs."""
+        for layer in list(self)[:-1]:
+            fused = layer(fused)
+        return fused
 
 
 def _keep_initialization(module: nn.Module):
@@ -174,8 +188,16 @@ class DualEncoderForPriceRegression(DualEncoderPreTrainedModel):
         num_fused = 3
         if config.text_attends_image:
             self.text_to_image_attention = nn.MultiheadAttention(dim, heads, batch_first=True)
-            num_fused = 4
-        self.head = DualEncoderRegressionHead(num_fused * dim, config.head_hidden_sizes, config.dropout)
+            num_fused += 1
+        if config.numeric_feature_names or config.categorical_feature_names:
+            self.tabular_embedding = TabularEmbedding(
+                len(config.numeric_feature_names), list(config.categorical_cardinalities), dim
+            )
+            self.tabular_projection = DualEncoderProjection(dim, dim, config.dropout)
+            num_fused += 1
+        self.head = DualEncoderRegressionHead(
+            num_fused * dim, config.head_hidden_sizes, config.dropout, self.num_price_outputs
+        )
         self.post_init()
 
     @classmethod
@@ -316,12 +338,19 @@ class DualEncoderForPriceRegression(DualEncoderPreTrainedModel):
         if not present.all():
             inputs = {name: tensor[present] for name, tensor in inputs.items()}
         hidden = self.text_encoder(**inputs).last_hidden_state
+        if self.config.text_pooling == "mean":
+            mask = inputs.get("attention_mask")
+            mask = torch.ones_like(hidden[..., 0]) if mask is None else mask.to(hidden.dtype)
+            pooled = (hidden * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
+        else:
+            pooled = hidden[:, 0]
         if self.config.cross_attention == "pooled":
-            vector = _scatter_rows(self.text_projection(hidden[:, 0]), present, placeholder)
+            vector = _scatter_rows(self.text_projection(pooled), present, placeholder)
             return vector, vector.unsqueeze(1), None
 
         tokens = self.text_projection(hidden)
-        vector = _scatter_rows(tokens[:, 0], present, placeholder)
+        vector = tokens[:, 0] if self.config.text_pooling == "cls" else self.text_projection(pooled)
+        vector = _scatter_rows(vector, present, placeholder)
         missing_keys, missing_padding = _placeholder_keys(placeholder, input_ids.shape[1])
         keys = _scatter_rows(tokens, present, missing_keys)
         padding = (
@@ -370,13 +399,16 @@ class DualEncoderForPriceRegression(DualEncoderPreTrainedModel):
         token_type_ids: torch.LongTensor | None = None,
         has_image: torch.BoolTensor | None = None,
         has_text: torch.BoolTensor | None = None,
+        numeric_features: torch.FloatTensor | None = None,
+        categorical_features: torch.LongTensor | None = None,
         labels: torch.FloatTensor | None = None,
     ) -> PriceRegressionOutput:
         r"""
         pixel_values (`torch.FloatTensor` of shape `(batch_size, 3, image_size, image_size)`, *optional*):
             Normalised images. Rows with `has_image=False` are never encoded; `None`: no row has an image.
         input_ids (`torch.LongTensor` of shape `(batch_size, seq_len)`, *optional*):
-            Right-padded token ids (the text vector is the first token's state). `None` means no row has text.
+            Right-padded token ids (the text vector is the first token's state, or their mean with
+            `text_pooling="mean"`). `None` means no row has text.
         attention_mask (`torch.LongTensor` of shape `(batch_size, seq_len)`, *optional*):
             1 for tokens, 0 for padding; padding is also masked out of the cross-modal attention.
         token_type_ids (`torch.LongTensor` of shape `(batch_size, seq_len)`, *optional*):
@@ -386,12 +418,42 @@ class DualEncoderForPriceRegression(DualEncoderPreTrainedModel):
             Defaults to "every row" when `pixel_values` are given, "none" otherwise.
         has_text (`torch.BoolTensor` of shape `(batch_size,)`, *optional*):
             The same for the text (`missing_text_embedding`), defaulting to whether `input_ids` are given.
+        numeric_features (`torch.FloatTensor` of shape `(batch_size, num_numeric)`, *optional*):
+            Standardized numeric features from the processor; NaN where the item does not state the value.
+        categorical_features (`torch.LongTensor` of shape `(batch_size, num_categorical)`, *optional*):
+            Category ids from the processor's vocabularies (0: missing, 1: unseen).
         labels (`torch.FloatTensor` of shape `(batch_size,)`, *optional*):
-            True prices in dollars; when given, `loss` is the config's `loss_type`.
+            True prices in dollars; when given, `loss` is the config's `loss_type` (plus the pinball loss of
+            `config.quantiles`).
         """
+        hidden = self.get_price_embeddings(
+            pixel_values, input_ids, attention_mask, token_type_ids, has_image, has_text, numeric_features,
+            categorical_features,
+        )
+        return self.price_outputs_from_embeddings(hidden, labels)
+
+    @property
+    def price_output_layer(self) -> nn.Linear:
+        return self.head[-1]
+
+    def get_price_embeddings(
+        self,
+        pixel_values: torch.FloatTensor | None = None,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.LongTensor | None = None,
+        token_type_ids: torch.LongTensor | None = None,
+        has_image: torch.BoolTensor | None = None,
+        has_text: torch.BoolTensor | None = None,
+        numeric_features: torch.FloatTensor | None = None,
+        categorical_features: torch.LongTensor | None = None,
+        labels: torch.FloatTensor | None = None,
+    ) -> torch.Tensor:
+        """The head's last hidden layer `(batch_size, head_hidden_sizes[-1])`, which its output layer maps to
+        the price; takes the inputs of `forward` (`labels` are ignored)."""
         has_image, has_text = self._check_inputs(
             pixel_values, input_ids, attention_mask, token_type_ids, has_image, has_text
         )
+        check_tabular_inputs(self.config, numeric_features, categorical_features)
         text_vector, text_keys, text_padding = self._encode_text(
             input_ids, attention_mask, token_type_ids, has_text
         )
@@ -404,7 +466,10 @@ class DualEncoderForPriceRegression(DualEncoderPreTrainedModel):
         ]
         if self.config.text_attends_image:
             fused.append(self._attend(self.text_to_image_attention, text_vector, image_keys, image_padding))
-        return self.price_outputs(self.head(torch.cat(fused, dim=-1)).squeeze(-1), labels)
+        if hasattr(self, "tabular_embedding"):
+            tabular = self.tabular_embedding(numeric_features, categorical_features)
+            fused.append(self.tabular_projection(tabular.to(text_vector.dtype)))
+        return self.head.hidden_states(torch.cat(fused, dim=-1))
 
 
 __all__ = ["DualEncoderForPriceRegression", "DualEncoderPreTrainedModel"]

@@ -10,13 +10,14 @@ from transformers import AutoTokenizer
 from transformers.feature_extraction_utils import BatchFeature
 
 from hf_pricer.data.schema import item_text
+from hf_pricer.feature_extraction_utils import TabularFeatures, TabularProcessorMixin
 from hf_pricer.image_processing_utils import as_batch
 from hf_pricer.processing_utils import AugmentingCollator, ProductProcessor, collate_labels
 
 from .image_processing_dual_encoder import DualEncoderImageProcessor
 
 
-class DualEncoderProcessor(ProductProcessor):
+class DualEncoderProcessor(TabularProcessorMixin, ProductProcessor):
     r"""
     Wraps a [`DualEncoderImageProcessor`] and a tokenizer (BERT's in the design) into one processor, which
     `save_pretrained` writes as `processor_config.json` plus the tokenizer files.
@@ -28,6 +29,9 @@ class DualEncoderProcessor(ProductProcessor):
             padded to their longest text.
         text_fields (`list[str]`, *optional*, defaults to `["title", "text"]`):
             Item fields joined (one per line) into the text that is tokenized, see [`item_text`].
+        tabular_features ([`TabularFeatures`] or `dict`, *optional*):
+            Numeric and categorical features of the items (quantities, units, brand ...), fitted on the
+            training items, for a model whose config names them; saved with the processor.
     """
 
     loading_classes = (DualEncoderImageProcessor, AutoTokenizer)
@@ -38,29 +42,42 @@ class DualEncoderProcessor(ProductProcessor):
         tokenizer=None,
         max_length: int = 256,
         text_fields: list[str] | tuple[str, ...] = ("title", "text"),
+        tabular_features: TabularFeatures | dict | None = None,
         **kwargs,
     ):
         super().__init__(image_processor, tokenizer, **kwargs)
         self.max_length = max_length
         self.text_fields = list(text_fields)
+        self._set_tabular_features(tabular_features)
 
     @property
     def model_input_names(self) -> list[str]:
-        return self.image_processor.model_input_names + self.tokenizer.model_input_names + ["has_text"]
+        return (
+            self.image_processor.model_input_names
+            + self.tokenizer.model_input_names
+            + ["has_text"]
+            + self.tabular_input_names
+        )
+
+    def to_dict(self):
+        return self._serialize_tabular(super().to_dict())
 
     def item_text(self, item: dict) -> str:
         """The text of an item that gets tokenized: its `text_fields`, non-empty ones joined by newlines."""
         return item_text(item, self.text_fields)
 
     def process_items(self, items: list[dict], train: bool = False) -> BatchFeature:
-        """Model inputs of items (dicts with the item schema's `image` and text fields); what the data collator
-        and the `price-regression` pipeline call. `train` augments the images."""
-        return self(
+        """Model inputs of items (dicts with the item schema's `image`, text fields and, for the tabular
+        features, `category` and `details`); what the data collator and the `price-regression` pipeline call.
+        `train` augments the images."""
+        batch = self(
             images=[item.get("image") for item in items],
             text=[self.item_text(item) for item in items],
             train=train,
             ids=[item.get("id") for item in items],
         )
+        batch.update(BatchFeature(self.tabular_inputs(items), tensor_type="pt"))
+        return batch
 
     def __call__(
         self,

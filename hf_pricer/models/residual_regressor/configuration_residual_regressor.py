@@ -3,15 +3,21 @@
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
-from hf_pricer.configuration_utils import PipelineConfigMixin, RenamedModelTypeMixin
-from hf_pricer.modeling_utils import validate_price_head
+from hf_pricer.configuration_utils import (
+    PipelineConfigMixin,
+    PriceConfigMixin,
+    RenamedModelTypeMixin,
+    price_config_docstring,
+)
 
 
+@price_config_docstring
 @strict
-class ResidualRegressorConfig(PipelineConfigMixin, RenamedModelTypeMixin, PreTrainedConfig):
+class ResidualRegressorConfig(PipelineConfigMixin, RenamedModelTypeMixin, PreTrainedConfig, PriceConfigMixin):
     r"""
-    Configuration of a [`ResidualRegressorForPriceRegression`]: hashed bag-of-words features → deep residual MLP →
-    standardized log price. The defaults are those of the design this model follows (~134M parameters).
+    Configuration of a [`ResidualRegressorForPriceRegression`]: hashed bag-of-words features (and, optionally,
+    numeric and categorical features) → deep residual MLP → standardized log price. The defaults are those of
+    the design this model follows (~134M parameters).
 
     Args:
         num_features (`int`, *optional*, defaults to 5000):
@@ -23,15 +29,6 @@ class ResidualRegressorConfig(PipelineConfigMixin, RenamedModelTypeMixin, PreTra
             Width of every hidden layer.
         dropout (`float`, *optional*, defaults to 0.2):
             Dropout after the input layer and inside every residual block.
-        loss_type (`str`, *optional*, defaults to `"l1"`):
-            Training loss: `"l1"` on the standardized log price (the design's), `"huber"`, `"mse"`, or
-            `"smape"` in price space (the dual-encoder design's).
-        log_price_mean (`float`, *optional*, defaults to 0.0):
-            Mean of `log1p(price)` over the training set. Stored here so inference needs no training data.
-        log_price_std (`float`, *optional*, defaults to 1.0):
-            Standard deviation of `log1p(price)` over the training set.
-        min_price (`float`, *optional*, defaults to 0.0):
-            Predictions are clipped to at least this price (the design clips at 0).
         initializer_range (`float`, *optional*, defaults to 0.02):
             Standard deviation of the normal initialisation of the linear layers.
 
@@ -51,10 +48,6 @@ class ResidualRegressorConfig(PipelineConfigMixin, RenamedModelTypeMixin, PreTra
     num_layers: int = 10
     hidden_size: int = 4096
     dropout: float | int = 0.2
-    loss_type: str = "l1"
-    log_price_mean: float | int = 0.0
-    log_price_std: float | int = 1.0
-    min_price: float | int = 0.0
     initializer_range: float = 0.02
 
     def validate_architecture(self):
@@ -65,7 +58,8 @@ class ResidualRegressorConfig(PipelineConfigMixin, RenamedModelTypeMixin, PreTra
             raise ValueError(
                 f"`num_features` and `hidden_size` must be positive, got {self.num_features} and {self.hidden_size}"
             )
-        validate_price_head(self)
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"`dropout` must be in [0, 1), got {self.dropout}")
 
 
 __all__ = ["ResidualRegressorConfig"]

@@ -3,7 +3,8 @@
 The input layer accepts either the dense hashed features (`input_features`, as designed) or the
 indices and values of the non-zero features (`feature_ids` + `feature_weights`). The sparse path
 gathers and sums the same weight rows with `embedding_bag`, so both give the same output without
-ever building the `(batch_size, num_features)` dense batch.
+ever building the `(batch_size, num_features)` dense batch. Numeric and categorical features, when the
+config names some, are embedded (`TabularEmbedding`) and added to the input layer's output.
 """
 
 import torch
@@ -13,7 +14,13 @@ from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import can_return_tuple
 
-from hf_pricer.modeling_utils import PriceModelMixin, PriceRegressionOutput, init_standard_layers
+from hf_pricer.modeling_utils import (
+    PriceModelMixin,
+    PriceRegressionOutput,
+    TabularEmbedding,
+    check_tabular_inputs,
+    init_standard_layers,
+)
 
 from .configuration_residual_regressor import ResidualRegressorConfig
 
@@ -83,12 +90,16 @@ class ResidualRegressorForPriceRegression(ResidualRegressorPreTrainedModel):
     def __init__(self, config: ResidualRegressorConfig):
         super().__init__(config)
         self.input_projection = HashedFeatureProjection(config.num_features, config.hidden_size)
+        if config.numeric_feature_names or config.categorical_feature_names:
+            self.tabular_embedding = TabularEmbedding(
+                len(config.numeric_feature_names), list(config.categorical_cardinalities), config.hidden_size
+            )
         self.input_norm = nn.LayerNorm(config.hidden_size)
         self.input_dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(
             ResidualBlock(config.hidden_size, config.dropout) for _ in range(config.num_layers - 2)
         )
-        self.output_layer = nn.Linear(config.hidden_size, 1)
+        self.output_layer = nn.Linear(config.hidden_size, self.num_price_outputs)
         self.post_init()
 
     @can_return_tuple
@@ -97,6 +108,8 @@ class ResidualRegressorForPriceRegression(ResidualRegressorPreTrainedModel):
         input_features: torch.Tensor | None = None,
         feature_ids: torch.LongTensor | None = None,
         feature_weights: torch.Tensor | None = None,
+        numeric_features: torch.Tensor | None = None,
+        categorical_features: torch.LongTensor | None = None,
         labels: torch.Tensor | None = None,
     ) -> PriceRegressionOutput:
         r"""
@@ -106,9 +119,34 @@ class ResidualRegressorForPriceRegression(ResidualRegressorPreTrainedModel):
             Indices of the non-zero hashed features (processor with `sparse=True`), padded with index 0.
         feature_weights (`torch.FloatTensor` of shape `(batch_size, max_active_features)`, *optional*):
             Values of those features; 0 for padding.
+        numeric_features (`torch.FloatTensor` of shape `(batch_size, num_numeric)`, *optional*):
+            Standardized numeric features from the processor; NaN where the item does not state the value.
+        categorical_features (`torch.LongTensor` of shape `(batch_size, num_categorical)`, *optional*):
+            Category ids from the processor's vocabularies (0: missing, 1: unseen).
         labels (`torch.FloatTensor` of shape `(batch_size,)`, *optional*):
-            True prices in dollars; when given, `loss` is the config's `loss_type`.
+            True prices in dollars; when given, `loss` is the config's `loss_type` (plus the pinball loss of
+            `config.quantiles`).
         """
+        hidden = self.get_price_embeddings(
+            input_features, feature_ids, feature_weights, numeric_features, categorical_features
+        )
+        return self.price_outputs_from_embeddings(hidden, labels)
+
+    @property
+    def price_output_layer(self) -> nn.Linear:
+        return self.output_layer
+
+    def get_price_embeddings(
+        self,
+        input_features: torch.Tensor | None = None,
+        feature_ids: torch.LongTensor | None = None,
+        feature_weights: torch.Tensor | None = None,
+        numeric_features: torch.Tensor | None = None,
+        categorical_features: torch.LongTensor | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The last hidden layer `(batch_size, hidden_size)`, which the output layer maps to the price; takes
+        the inputs of `forward` (`labels` are ignored)."""
         if (input_features is None) == (feature_ids is None):
             raise ValueError("Pass exactly one of `input_features` (dense) or `feature_ids` (sparse feature indices)")
         if feature_ids is not None and (feature_weights is None or feature_weights.shape != feature_ids.shape):
@@ -123,11 +161,14 @@ class ResidualRegressorForPriceRegression(ResidualRegressorPreTrainedModel):
                 f"`feature_ids` holds feature index {int(feature_ids.max())}, beyond config.num_features="
                 f"{self.config.num_features}"
             )
+        check_tabular_inputs(self.config, numeric_features, categorical_features)
         hidden = self.input_projection(input_features, feature_ids, feature_weights)
+        if hasattr(self, "tabular_embedding"):
+            hidden = hidden + self.tabular_embedding(numeric_features, categorical_features)
         hidden = self.input_dropout(F.relu(self.input_norm(hidden)))
         for block in self.blocks:
             hidden = block(hidden)
-        return self.price_outputs(self.output_layer(hidden).squeeze(-1), labels)
+        return hidden
 
 
 __all__ = ["ResidualRegressorForPriceRegression", "ResidualRegressorPreTrainedModel"]

@@ -7,10 +7,11 @@ import torch
 from transformers.feature_extraction_utils import BatchFeature, FeatureExtractionMixin
 
 from hf_pricer.data.schema import item_text
+from hf_pricer.feature_extraction_utils import TabularFeatures, TabularProcessorMixin, padded_sparse_rows
 from hf_pricer.processing_utils import collate_labels
 
 
-class ResidualRegressorProcessor(FeatureExtractionMixin):
+class ResidualRegressorProcessor(TabularProcessorMixin, FeatureExtractionMixin):
     r"""
     Turns product text into the features of [`ResidualRegressorForPriceRegression`] with scikit-learn's
     `HashingVectorizer`. Hashing is stateless: the processor needs no fitting and is fully described by
@@ -26,6 +27,9 @@ class ResidualRegressorProcessor(FeatureExtractionMixin):
         ngram_range (`tuple[int, int]`, *optional*, defaults to `(1, 1)`)
         text_fields (`list[str]`, *optional*, defaults to `["title", "text"]`):
             Item fields joined (one per line) into the text that is hashed, see [`item_text`].
+        tabular_features ([`TabularFeatures`] or `dict`, *optional*):
+            Numeric and categorical features of the items (quantities, units, brand ...), fitted on the
+            training items, for a model whose config names them; saved with the processor.
 
     The defaults are the design's `HashingVectorizer(n_features=5000, stop_words="english", binary=True)`,
     including scikit-learn's defaults it relied on (`norm="l2"`, `alternate_sign=True`).
@@ -43,9 +47,11 @@ class ResidualRegressorProcessor(FeatureExtractionMixin):
         lowercase: bool = True,
         ngram_range: tuple[int, int] | list[int] = (1, 1),
         text_fields: list[str] | tuple[str, ...] = ("title", "text"),
+        tabular_features: TabularFeatures | dict | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self._set_tabular_features(tabular_features)
         self.n_features = n_features
         self.stop_words = stop_words
         self.binary = binary
@@ -65,16 +71,19 @@ class ResidualRegressorProcessor(FeatureExtractionMixin):
     def to_dict(self):
         output = super().to_dict()
         output.pop("_vectorizer", None)
-        return output
+        return self._serialize_tabular(output)
 
     def item_text(self, item: dict) -> str:
         """The text of an item that gets hashed: its `text_fields`, non-empty ones joined by newlines."""
         return item_text(item, self.text_fields)
 
     def process_items(self, items: list[dict], sparse: bool = False) -> BatchFeature:
-        """Model inputs of items (dicts with the item schema's text fields); what the data collator and the
-        `price-regression` pipeline call."""
-        return self([self.item_text(item) for item in items], sparse=sparse)
+        """Model inputs of items (dicts with the item schema's text fields): the hashed text and, when the
+        processor has them, the tabular features; what the data collator and the `price-regression` pipeline
+        call."""
+        batch = self([self.item_text(item) for item in items], sparse=sparse)
+        batch.update(BatchFeature(self.tabular_inputs(items), tensor_type="pt"))
+        return batch
 
     def __call__(
         self,
@@ -97,14 +106,7 @@ class ResidualRegressorProcessor(FeatureExtractionMixin):
         matrix = self._vectorizer.transform(texts).astype(np.float32)
         if not sparse:
             return BatchFeature({"input_features": matrix.toarray()}, tensor_type=return_tensors)
-        matrix.sort_indices()
-        lengths = np.diff(matrix.indptr)
-        width = max(int(lengths.max(initial=0)), 1)
-        ids = np.zeros((len(texts), width), dtype=np.int64)
-        weights = np.zeros((len(texts), width), dtype=np.float32)
-        for row, (start, end) in enumerate(zip(matrix.indptr[:-1], matrix.indptr[1:])):
-            ids[row, : end - start] = matrix.indices[start:end]
-            weights[row, : end - start] = matrix.data[start:end]
+        ids, weights = padded_sparse_rows(matrix)
         return BatchFeature({"feature_ids": ids, "feature_weights": weights}, tensor_type=return_tensors)
 
 
@@ -130,4 +132,4 @@ class ResidualRegressorCollator:
         return batch
 
 
-__all__ = ["ResidualRegressorProcessor", "ResidualRegressorCollator"]
+__all__ = ["ResidualRegressorCollator", "ResidualRegressorProcessor"]

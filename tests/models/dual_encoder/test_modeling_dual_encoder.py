@@ -108,6 +108,41 @@ def test_tokens_mode_ignores_padding():
         assert not torch.allclose(model(**changed).log_price[1], model(**inputs).log_price[1])
 
 
+@pytest.mark.parametrize("cross_attention", ["tokens", "pooled"])
+def test_mean_pooling_reads_every_real_token_and_no_padding(cross_attention):
+    model = tiny_model(text_pooling="mean", cross_attention=cross_attention, modalities="text")
+    cls_model = tiny_model(text_pooling="cls", cross_attention=cross_attention, modalities="text")
+    inputs = batch()
+    changed = {**inputs, "input_ids": inputs["input_ids"].clone()}
+    changed["input_ids"][1, 5:] = torch.tensor([7, 8, 9])
+    with torch.no_grad():
+        torch.testing.assert_close(model(**changed).log_price, model(**inputs).log_price)
+        assert not torch.allclose(model(**inputs).log_price, cls_model(**inputs).log_price)
+        # mean pooling reads the last real token directly, whatever the cross-attention mode
+        changed["input_ids"][1, 4] = (inputs["input_ids"][1, 4] + 1) % 100
+        embeddings = model.get_price_embeddings(**inputs)
+        assert not torch.allclose(model.get_price_embeddings(**changed)[1], embeddings[1])
+
+
+def test_tabular_inputs_quantiles_and_embeddings():
+    numeric = torch.tensor([[0.5, float("nan")], [float("nan"), float("nan")], [1.0, -1.0], [0.0, 2.0]])
+    categorical = torch.tensor([[0], [1], [2], [2]])
+    model = tiny_model(numeric_feature_names=["weight_g", "power_w"], categorical_feature_names=["brand"],
+                       categorical_cardinalities=[3], quantiles=[0.1, 0.9])
+    inputs = {**batch(), "numeric_features": numeric, "categorical_features": categorical}
+    with torch.no_grad():
+        outputs = model(**inputs, labels=LABELS)
+        embeddings = model.get_price_embeddings(**inputs)
+        other = model(**{**inputs, "categorical_features": torch.tensor([[0], [1], [2], [1]])})
+    assert torch.isfinite(outputs.log_price).all() and outputs.quantile_predictions.shape == (4, 2)
+    assert embeddings.shape == (4, 8)
+    torch.testing.assert_close(model.price_outputs_from_embeddings(embeddings).log_price, outputs.log_price)
+    assert other.log_price[3] != outputs.log_price[3]
+    torch.testing.assert_close(other.log_price[:3], outputs.log_price[:3])
+    with pytest.raises(ValueError, match="numeric_features"):
+        model(**batch(), categorical_features=categorical)
+
+
 @pytest.mark.parametrize("text_attends_image", [False, True])
 def test_missing_image_uses_placeholder(text_attends_image):
     model = tiny_model(text_attends_image=text_attends_image)
@@ -344,6 +379,9 @@ def test_encoder_prefixes_match_trainer_helpers():
         ({"log_price_std": 0.0}, "log_price_std"),
         ({"image_feature_dim": 0}, "image_feature_dim"),
         ({"image_size": 0}, "image_size"),
+        ({"text_pooling": "max"}, "text_pooling"),
+        ({"quantiles": [0.9, 0.1]}, "quantiles"),
+        ({"categorical_feature_names": ["brand"]}, "categorical_cardinalities"),
     ],
 )
 def test_config_validation_names_the_field(overrides, field):

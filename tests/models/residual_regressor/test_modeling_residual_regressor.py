@@ -134,3 +134,113 @@ def test_bad_inputs_have_clear_errors():
         model(feature_ids=sparse["feature_ids"])
     with pytest.raises(ValueError, match="labels"):
         model(**dense, labels=torch.ones(3))
+
+
+# -- tabular inputs and quantiles ----------------------------------------------------------------------------
+
+TABULAR_ITEMS = [
+    {"title": "Water filter, Pack of 3", "text": "Weighs 2 lbs", "category": "Appliances",
+     "details": '{"Brand": "GE"}', "price": 30.0},
+    {"title": "Ceramic heater 1500W", "text": "Compact", "category": "Appliances",
+     "details": '{"Brand": "GE", "Item Weight": "5 pounds"}', "price": 45.0},
+    {"title": "Oak frame", "text": "Hand finished", "category": "Home", "details": "{}", "price": 20.0},
+]
+
+
+def tabular_processor():
+    from hf_pricer import TabularFeatures
+
+    tabular = TabularFeatures(["quantities"], ["category", "brand"], min_frequency=1).fit(TABULAR_ITEMS)
+    return ResidualRegressorProcessor(n_features=64, tabular_features=tabular)
+
+
+def tabular_model(processor, **overrides):
+    return tiny_model(quantiles=[0.1, 0.5, 0.9], **processor.tabular_features.config_kwargs(), **overrides)
+
+
+def test_tabular_inputs_through_processor_save_and_load(tmp_path):
+    processor = tabular_processor()
+    model = tabular_model(processor)
+    processor.save_pretrained(tmp_path)
+    model.save_pretrained(tmp_path)
+    loaded_processor = AutoFeatureExtractor.from_pretrained(tmp_path)
+    loaded = ResidualRegressorForPriceRegression.from_pretrained(tmp_path).eval()
+    assert loaded.config.numeric_feature_names == processor.tabular_features.numeric_feature_names
+    assert loaded.config.categorical_cardinalities == [4, 3]  # two categories, one brand (+ missing, unseen)
+    batch = processor.process_items(TABULAR_ITEMS)
+    reloaded_batch = loaded_processor.process_items(TABULAR_ITEMS)
+    torch.testing.assert_close(reloaded_batch["numeric_features"], batch["numeric_features"], equal_nan=True)
+    assert torch.equal(reloaded_batch["categorical_features"], batch["categorical_features"])
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(**reloaded_batch).log_price, model(**batch).log_price)
+
+
+def test_missing_numeric_values_use_the_learned_missing_embedding():
+    processor = tabular_processor()
+    model = tabular_model(processor)
+    batch = processor.process_items(TABULAR_ITEMS)
+    weight = processor.tabular_features.numeric_feature_names.index("weight_g")
+    assert torch.isnan(batch["numeric_features"][2, weight])
+    with torch.no_grad():
+        before = model(**batch).log_price
+        model.tabular_embedding.missing_numeric_embedding[weight] += 1.0
+        after = model(**batch).log_price
+    assert torch.isfinite(before).all()
+    assert after[2] != before[2]  # only the row missing the weight moves
+    torch.testing.assert_close(after[:2], before[:2])
+
+
+def test_quantiles_embeddings_and_tabular_errors():
+    processor = tabular_processor()
+    model = tabular_model(processor)
+    batch = processor.process_items(TABULAR_ITEMS)
+    with torch.no_grad():
+        outputs = model(**batch, labels=torch.tensor([30.0, 45.0, 20.0]))
+        embeddings = model.get_price_embeddings(**batch)
+    assert outputs.quantile_predictions.shape == (3, 3)
+    assert (outputs.quantile_predictions.diff(dim=1) >= 0).all()
+    assert embeddings.shape == (3, 32)
+    torch.testing.assert_close(model.price_outputs_from_embeddings(embeddings).log_price, outputs.log_price)
+    model.config.interval_margin = 0.5
+    with torch.no_grad():
+        wider = model(**batch).quantile_predictions
+    # the margin widens the outer quantiles in log1p(price), and leaves the median
+    before = torch.log1p(outputs.quantile_predictions)
+    torch.testing.assert_close(torch.log1p(wider[:, 0]), before[:, 0] - 0.5)
+    torch.testing.assert_close(torch.log1p(wider[:, 2]), before[:, 2] + 0.5)
+    torch.testing.assert_close(wider[:, 1], outputs.quantile_predictions[:, 1])
+    with pytest.raises(ValueError, match="numeric_features"):
+        model(input_features=batch["input_features"], categorical_features=batch["categorical_features"])
+    with pytest.raises(ValueError, match="outside"):
+        model(**{**batch, "categorical_features": torch.full((3, 2), 7)})
+
+
+def test_pipeline_reads_tabular_features_and_answers_the_interval(tmp_path):
+    from transformers import pipeline
+
+    processor = tabular_processor()
+    model = tabular_model(processor)
+    model.save_pretrained(tmp_path)
+    processor.save_pretrained(tmp_path)
+    items = [{key: item[key] for key in ("title", "text", "category", "details")} for item in TABULAR_ITEMS]
+    with torch.no_grad():
+        outputs = model(**processor.process_items(items))
+    results = pipeline("price-regression", model=str(tmp_path))(items, batch_size=2)
+    for result, price, quantiles in zip(results, outputs.predictions, outputs.quantile_predictions):
+        assert result == pytest.approx({"price": float(price), "price_low": float(quantiles[0]),
+                                        "price_high": float(quantiles[-1])}, rel=1e-5)
+
+
+class TestResidualRegressorWithTabularInputs(ModelTesterMixin):
+    """Save/load, Auto classes, Hub and remote code of a model with tabular inputs and quantiles."""
+
+    model_class = ResidualRegressorForPriceRegression
+
+    def get_model(self):
+        return tabular_model(tabular_processor())
+
+    def get_inputs(self, folder):
+        return dict(tabular_processor().process_items(TABULAR_ITEMS))
+
+    def repo_id(self, purpose: str) -> str:
+        return f"tester/residual-tabular-{purpose}"
