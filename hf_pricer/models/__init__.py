@@ -11,6 +11,7 @@ MODEL_FOLDERS = (
     "embedding_classifier",
     "dual_embedding",
     "embedding_aligner",
+    "onnx_runtime",
 )
 
 __all__ = []
