@@ -67,8 +67,14 @@ class _ExportedForward(nn.Module):
         self.model, self.input_names, self.output_names = model, input_names, output_names
 
     def forward(self, *tensors):
-        outputs = self.model(**dict(zip(self.input_names, tensors)))
+        outputs = fp32_forward(self.model)(**dict(zip(self.input_names, tensors)))
         return tuple(getattr(outputs, name) for name in self.output_names)
+
+
+def fp32_forward(model: nn.Module):
+    """The model's own forward. Training with bf16/fp16 leaves accelerate's autocast wrapper on `model.forward`
+    (keeping the original as `_original_forward`); an fp32 export must not trace it."""
+    return getattr(model, "_original_forward", model.forward)
 
 
 def _load(model_or_path, processor, **hub_kwargs):
@@ -168,7 +174,7 @@ def export_onnx(
     input_names = list(inputs)
     output_names = ["predictions", "log_price"] if price_model else ["predictions"]
     with torch.no_grad():
-        eager = model(**inputs)
+        eager = fp32_forward(model)(**inputs)
     expected = {name: getattr(eager, name) for name in output_names}
 
     output_dir = str(output_dir)
