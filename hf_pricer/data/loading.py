@@ -171,7 +171,8 @@ def load_items(
 
     Args:
         source: `"catalog"` (the embedded synthetic catalog), a local items file, or a Hub dataset id
-            such as `"ed-donner/items_full"` (`title, category, price, full, weight, summary, prompt, id`).
+            such as `"ed-donner/items_full"` (`title, category, price, full, weight, summary, prompt, id`) or a
+            local folder laid out as one (`data/train-*.parquet`...), both read by `datasets.load_dataset`.
         split: return only this split instead of the whole `DatasetDict`.
         streaming: return `IterableDataset`s (the Trainer then needs `max_steps`).
         test_size, seed: how a single local file is split into `train`/`test` (not used when streaming).
@@ -190,7 +191,7 @@ def load_items(
         result = DatasetDict(train=first["train"], validation=rest["train"], test=rest["test"])
         if streaming:
             result = IterableDatasetDict({name: ds.to_iterable_dataset() for name, ds in result.items()})
-    elif os.path.splitext(source)[1].lower() in LOCAL_FORMATS or os.path.exists(source):
+    elif not os.path.isdir(source) and (os.path.splitext(source)[1].lower() in LOCAL_FORMATS or os.path.exists(source)):
         dataset, report = load_local_items(source, streaming=streaming)
         reports["train"] = report
         if streaming:
