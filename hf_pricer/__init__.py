@@ -46,7 +46,8 @@ __getattr__, __dir__, _lazy_names = attach(
             "write_submission",
         ],
     },
-    submodules=[".cli", ".commands", ".data", ".hpo", ".hub", ".metrics", ".plots", ".pretrained"],
+    submodules=[".cli", ".commands", ".data", ".exporters", ".hpo", ".hub", ".metrics", ".performance", ".plots",
+                ".pretrained"],
     renamed={
         "ResidualRegressorForPrice": "ResidualRegressorForPriceRegression",
         "ResformerMetrics": "EntityValueMetrics",

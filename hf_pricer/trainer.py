@@ -176,6 +176,10 @@ class PricerTrainer(Trainer):
             from .performance import tune_malloc
 
             tune_malloc()
+        if self.args.device.type == "cpu" and hasattr(self.args, "fast_cpu_defaults"):
+            logger.info("training on the CPU: bf16 autocast %s, optimizer %s, glibc malloc tuning %s "
+                        "(--fast_cpu_defaults false: transformers' defaults)", "on" if self.args.bf16 else "off",
+                        getattr(self.args.optim, "value", self.args.optim), "on" if self.args.tune_malloc else "off")
         return super().train(*args, **kwargs)
 
     def get_batch_samples(self, epoch_iterator, num_batches, device):
