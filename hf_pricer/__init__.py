@@ -65,8 +65,8 @@ __getattr__, __dir__, _lazy_names = attach(
         ],
     },
     submodules=[
-        ".cli", ".commands", ".data", ".ensemble", ".hpo", ".hub", ".metrics", ".plots", ".pretrained",
-        ".stacking",
+        ".cli", ".commands", ".data", ".ensemble", ".exporters", ".hpo", ".hub", ".metrics", ".performance",
+        ".plots", ".pretrained", ".stacking",
     ],
     renamed={
         "ResidualRegressorForPrice": "ResidualRegressorForPriceRegression",

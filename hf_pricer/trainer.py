@@ -60,7 +60,14 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class PricerTrainingArguments(TrainingArguments):
-    """`TrainingArguments` with hf_pricer's defaults and per-module learning rates."""
+    """`TrainingArguments` with hf_pricer's defaults, per-module learning rates and fast CPU training by default.
+
+    Where training runs on a CPU (`use_cpu`, or no accelerator), `bf16` and `tune_malloc` left unset turn on
+    bf16 autocast (if the CPU has native bf16: AVX512-BF16 or AMX) and glibc malloc tuning (see
+    `hf_pricer.performance`); with `transformers`' default fused AdamW that is the CPU speed measured in
+    `benchmarks/results/residual_throughput.md`. `fast_cpu_defaults=False` (or `bf16=False`,
+    `tune_malloc=False` one by one) trains as `transformers.TrainingArguments` would.
+    """
 
     remove_unused_columns: bool = field(
         default=False,
@@ -94,9 +101,30 @@ class PricerTrainingArguments(TrainingArguments):
         metadata={"help": "Parameter-name prefixes the decay applies to (e.g. text_encoder); default: all."},
     )
 
+    bf16: bool | None = field(
+        default=None,
+        metadata={
+            "help": "bf16 mixed precision (autocast); the weights stay fp32. Unset: on when training runs on a CPU "
+            "with native bf16 (AVX512-BF16 or AMX) and --fast_cpu_defaults is on, else off."
+        },
+    )
+    tune_malloc: bool | None = field(
+        default=None,
+        metadata={
+            "help": "glibc mallopt(M_MMAP_MAX=0, M_TRIM_THRESHOLD=2 GiB, M_TOP_PAD=1 GiB) when training starts: large "
+            "tensors reuse heap memory instead of fresh pages, and the process keeps freed memory until it exits. "
+            "Unset: on when training runs on a CPU under glibc and --fast_cpu_defaults is on."
+        },
+    )
+    fast_cpu_defaults: bool = field(
+        default=True,
+        metadata={"help": "Resolve unset --bf16 and --tune_malloc to on for CPU training; false: both off."},
+    )
+
     def __post_init__(self):
         if not 0 < self.layer_lr_decay <= 1:
             raise ValueError(f"`layer_lr_decay` must be in (0, 1], got {self.layer_lr_decay}")
+        self._resolve_cpu_defaults()
         if isinstance(self.module_learning_rates, str):
             try:
                 self.module_learning_rates = json.loads(self.module_learning_rates)
@@ -109,6 +137,18 @@ class PricerTrainingArguments(TrainingArguments):
             if not isinstance(lr, (int, float)) or lr < 0:
                 raise ValueError(f"`module_learning_rates[{prefix!r}]` must be a non-negative number, got {lr!r}")
         super().__post_init__()
+
+    def _resolve_cpu_defaults(self) -> None:
+        from .performance import cpu_has_native_bf16, malloc_tunable
+
+        on_cpu = self.use_cpu or not torch.accelerator.is_available()
+        fast = self.fast_cpu_defaults and on_cpu
+        if self.bf16 is None:
+            self.bf16 = fast and not self.fp16 and cpu_has_native_bf16()
+            if self.bf16:
+                self.use_cpu = True  # transformers accepts bf16 without an accelerator only with `use_cpu`
+        if self.tune_malloc is None:
+            self.tune_malloc = fast and malloc_tunable()
 
 
 def _matches(name: str, prefix: str) -> bool:
@@ -292,7 +332,17 @@ class PricerTrainer(Trainer):
 
         `resume_from_checkpoint`: a checkpoint folder, which must be complete, or `True`/`"true"` for the latest
         complete checkpoint in `output_dir`. Hyperparameter-search trials are left to `Trainer` as they are.
+        `args.tune_malloc` is applied first, before training allocates its gradients, optimizer state and
+        autocast copies.
         """
+        if getattr(self.args, "tune_malloc", False):
+            from .performance import tune_malloc
+
+            tune_malloc()
+        if self.args.device.type == "cpu" and hasattr(self.args, "fast_cpu_defaults"):
+            logger.info("training on the CPU: bf16 autocast %s, optimizer %s, glibc malloc tuning %s "
+                        "(--fast_cpu_defaults false: transformers' defaults)", "on" if self.args.bf16 else "off",
+                        getattr(self.args.optim, "value", self.args.optim), "on" if self.args.tune_malloc else "off")
         if trial is None:
             if resume_from_checkpoint is None:
                 resume_from_checkpoint = self.args.resume_from_checkpoint

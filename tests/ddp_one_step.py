@@ -34,6 +34,7 @@ def main(output_file: str, batch_size: int, accumulation: int, output_dir: str =
         output_dir=output_dir, use_cpu=True, report_to="none", save_strategy="no", max_steps=1,
         per_device_train_batch_size=batch_size, gradient_accumulation_steps=accumulation, optim="sgd",
         learning_rate=0.5, lr_scheduler_type="constant", max_grad_norm=0.0, weight_decay=0.0, disable_tqdm=True,
+        bf16=False,  # compared with the one-process step in fp32, exactly
     )
     trainer = PricerTrainer(
         model=ResidualRegressorForPriceRegression(config),

@@ -57,6 +57,7 @@ def trainer_for(tmp_path, dataset, train_model=None, callbacks=None, **args):
         weight_decay=0.0,
         seed=0,
         disable_tqdm=True,
+        bf16=False,  # these tests compare fp32 arithmetic exactly
     )
     defaults.update(args)
     return PricerTrainer(

@@ -12,8 +12,10 @@ from PIL import Image
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPES_DIR = os.path.join(REPO_ROOT, "recipes")
 CONFIGS_DIR = os.path.join(RECIPES_DIR, "configs")
-# the Grocery Store Dataset's real photos, next to the checkout where a machine has them
-GROCERY = os.path.join(REPO_ROOT, "..", "shared", "data", "grocery")
+# the real data sets next to the checkout where a machine has them (HF_PRICER_SHARED_DATA points elsewhere)
+SHARED_DATA = os.environ.get("HF_PRICER_SHARED_DATA", os.path.join(REPO_ROOT, "..", "shared", "data"))
+GROCERY = os.path.join(SHARED_DATA, "grocery")
+APPLIANCES = os.path.join(SHARED_DATA, "items", "appliances_2000.jsonl")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 

@@ -15,6 +15,8 @@ COMMANDS = {
     "embed": ("embed", "write the embedding aligner's .npz files from captions and images"),
     "evaluate-alignment": ("evaluate_alignment", "retrieval metrics and figures of a trained embedding aligner"),
     "demo": ("demo", "a web page (Gradio) to try a saved price model or Resformer; --space writes a Hub Space"),
+    "generate-items": ("generate_items", "an items_full-shaped data set (400,000 rows, Parquet/JSON Lines) from the catalog"),
+    "export": ("export", "a saved model → an ONNX folder (optionally int8) that pipeline() serves in ONNX Runtime"),
 }
 
 

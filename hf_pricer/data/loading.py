@@ -332,9 +332,10 @@ def load_items(
 
     Args:
         source: `"catalog"` (the embedded synthetic catalog), a local items file, or a Hub dataset id
-            such as `"ed-donner/items_full"` (`title, category, price, full, weight, summary, prompt, id`).
-            A source that looks like a path (a known extension, `./`, `~`, an absolute path, a folder that
-            exists here) and is not a file is a `FileNotFoundError`, never a Hub request.
+            such as `"ed-donner/items_full"` (`title, category, price, full, weight, summary, prompt, id`), or a
+            local folder laid out as one (`data/train-*.parquet`...), both read by `datasets.load_dataset`. A
+            source that looks like a file path (a known extension, `./`, `~`, an absolute path) and is not a file
+            is a `FileNotFoundError`, never a Hub request.
         split: return only this split instead of the whole `DatasetDict`.
         streaming: return `IterableDataset`s (the Trainer then needs `max_steps`).
         test_size, seed: how a single local file is split into `train`/`test` by id (not when streaming;
@@ -358,7 +359,7 @@ def load_items(
         result = DatasetDict(train=first["train"], validation=rest["train"], test=rest["test"])
         if streaming:
             result = IterableDatasetDict({name: ds.to_iterable_dataset() for name, ds in result.items()})
-    elif _looks_local(source):
+    elif not os.path.isdir(source) and _looks_local(source):
         if not os.path.isfile(source):
             near = [source + suffix for suffix in LOCAL_FORMATS if os.path.isfile(source + suffix)]
             raise FileNotFoundError(

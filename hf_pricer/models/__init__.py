@@ -12,6 +12,7 @@ MODEL_FOLDERS = (
     "dual_embedding",
     "embedding_aligner",
     "price_ensemble",
+    "onnx_runtime",
 )
 
 __all__ = []

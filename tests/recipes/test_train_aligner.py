@@ -80,7 +80,9 @@ def test_recipe_trains_evaluates_and_writes_a_submission(npz_files, tmp_path):
     assert ids == test.ids.tolist() and predictions.shape == (5, 6)
     model = EmbeddingAlignerModel.from_pretrained(out).eval()
     expected = model(text_embeds=torch.from_numpy(test.caption_embeds)).predictions.detach().numpy()
-    np.testing.assert_allclose(predictions, expected, rtol=1e-5, atol=1e-6)
+    # the Trainer predicts under the run's bf16 autocast (on by default on CPUs with native bf16)
+    tolerance = {"rtol": 2e-2, "atol": 1e-2} if trainer.args.bf16 else {"rtol": 1e-5, "atol": 1e-6}
+    np.testing.assert_allclose(predictions, expected, **tolerance)
     card = ModelCard.load(out / "README.md")
     assert card.data.model_name == "out"
     reported = {result.metric_type: result.metric_value for result in card.data.eval_results}

@@ -35,7 +35,8 @@ def test_stage_two_from_the_cpu_preset(stage_one, tmp_path):
     assert model.config.target_std[0] > 0 and model.config.target_mean[0] != 0.0
     results = json.loads((tmp_path / "results.json").read_text())
     assert set(results["metrics"]) >= {"eval_mae_size", "eval_mae_log_quantity", "eval_mean_mae"}
-    assert sum(results["mean_attention_weights"]) == pytest.approx(1.0, abs=1e-5)
+    # a softmax under the run's bf16 autocast (on by default on CPUs with native bf16) sums to 1 within bf16's precision
+    assert sum(results["mean_attention_weights"]) == pytest.approx(1.0, abs=1e-2 if trainer.args.bf16 else 1e-5)
     assert "image-regression" in (tmp_path / "README.md").read_text()
     card = ModelCard.load(tmp_path / "README.md")
     assert {"mean_mae": results["metrics"]["eval_mean_mae"]} == {

@@ -79,8 +79,18 @@ def _keep_initialization(module: nn.Module):
             tensor._is_hf_initialized = True
 
 
+def _exporting() -> bool:
+    """Whether `torch.export` (ONNX export) is tracing the model. A graph holds no shape or branch that depends on the
+    data, so then every row is encoded and the presence flags select with `torch.where`; eager mode encodes only the
+    present rows (a blank image never reaches the image encoder's BatchNorm) and skips an encoder no row needs."""
+    return torch.compiler.is_exporting()
+
+
 def _scatter_rows(values: torch.Tensor, present: torch.Tensor, fill: torch.Tensor) -> torch.Tensor:
-    """`values` of the present rows `(num_present, *shape)` → `(batch_size, *shape)`, `fill` elsewhere."""
+    """`values` of the encoded rows → `(batch_size, *shape)`, `fill` in the rows not present. The encoded rows are
+    the present ones `(num_present, *shape)`, or every row while exporting."""
+    if _exporting():
+        return torch.where(present.view(-1, *[1] * (values.ndim - 1)), values, fill.to(values.dtype))
     if values.shape[0] == present.shape[0]:
         return values
     out = fill.to(values.dtype).expand(present.shape[0], *values.shape[1:])
@@ -90,8 +100,9 @@ def _scatter_rows(values: torch.Tensor, present: torch.Tensor, fill: torch.Tenso
 def _placeholder_keys(placeholder: torch.Tensor, length: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Keys `(length, dim)` of a row without that modality and their padding mask: only the placeholder
     (first position) is attended, so the softmax always has a key."""
-    keys = torch.cat([placeholder[None], placeholder.new_zeros(length - 1, placeholder.shape[0])])
     padding = torch.arange(length, device=placeholder.device) > 0
+    # placeholder at position 0, zeros after it (a product rather than a concatenation: export-friendly shapes)
+    keys = placeholder[None] * (~padding)[:, None].to(placeholder.dtype)
     return keys, padding
 
 
@@ -299,9 +310,9 @@ class DualEncoderForPriceRegression(DualEncoderPreTrainedModel):
             raise ValueError(
                 "Pass `pixel_values` and/or `input_ids` (or `has_image`/`has_text` for rows without either)"
             )
-        if len(set(batch_sizes.values())) > 1:
-            raise ValueError(f"The inputs disagree on the batch size: {batch_sizes}")
         batch_size = next(iter(batch_sizes.values()))
+        if any(size != batch_size for size in batch_sizes.values()):  # no set: symbolic sizes do not hash
+            raise ValueError(f"The inputs disagree on the batch size: {batch_sizes}")
 
         present = []
         for name, flags, tensor, tensor_name in (
@@ -315,7 +326,7 @@ class DualEncoderForPriceRegression(DualEncoderPreTrainedModel):
             if tensor is None and flags.any():
                 raise ValueError(f"`{name}` marks rows as present, but no `{tensor_name}` were given")
             present.append(flags)
-        if attention_mask is not None:
+        if attention_mask is not None and not _exporting():  # a check of the data: the graph has none
             first_masked = ~attention_mask[:, 0].bool().to(present[1].device) & present[1]
             if first_masked.any():
                 rows = first_masked.nonzero().flatten().tolist()
@@ -329,13 +340,13 @@ class DualEncoderForPriceRegression(DualEncoderPreTrainedModel):
         """→ text vector `(B, D)`, attention keys `(B, L, D)` and their padding mask `(B, L)` (or None)."""
         placeholder = self.missing_text_embedding
         batch_size = present.shape[0]
-        if self.config.modalities == "image" or input_ids is None or not present.any():
+        if self.config.modalities == "image" or input_ids is None or (not _exporting() and not present.any()):
             vector = placeholder.expand(batch_size, -1)
             return vector, vector.unsqueeze(1), None
 
         inputs = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
         inputs = {name: tensor for name, tensor in inputs.items() if tensor is not None}
-        if not present.all():
+        if not _exporting() and not present.all():
             inputs = {name: tensor[present] for name, tensor in inputs.items()}
         hidden = self.text_encoder(**inputs).last_hidden_state
         if self.config.text_pooling == "mean":
@@ -358,7 +369,8 @@ class DualEncoderForPriceRegression(DualEncoderPreTrainedModel):
             if attention_mask is None
             else ~attention_mask.bool()
         )
-        padding = torch.where(present[:, None], padding.to(present.device), missing_padding)
+        # masks by logic, not `torch.where` (ONNX Runtime has no Where for bool)
+        padding = (padding.to(present.device) & present[:, None]) | (missing_padding & ~present[:, None])
         return vector, keys, padding
 
     def _encode_image(self, pixel_values, present):
@@ -366,11 +378,11 @@ class DualEncoderForPriceRegression(DualEncoderPreTrainedModel):
         padding mask."""
         placeholder = self.missing_image_embedding
         batch_size = present.shape[0]
-        if self.config.modalities == "text" or pixel_values is None or not present.any():
+        if self.config.modalities == "text" or pixel_values is None or (not _exporting() and not present.any()):
             vector = placeholder.expand(batch_size, -1)
             return vector, vector.unsqueeze(1), None
 
-        pixels = pixel_values if present.all() else pixel_values[present]
+        pixels = pixel_values if _exporting() or present.all() else pixel_values[present]
         features = self.image_encoder.forward_features(pixels.to(placeholder.dtype))
         pooled = self.image_encoder.forward_head(features, pre_logits=True)
         vector = _scatter_rows(self.image_projection(pooled), present, placeholder)
@@ -382,7 +394,7 @@ class DualEncoderForPriceRegression(DualEncoderPreTrainedModel):
         patches = patch_projection(positions)
         missing_keys, missing_padding = _placeholder_keys(placeholder, patches.shape[1])
         keys = _scatter_rows(patches, present, missing_keys)
-        padding = torch.where(present[:, None], torch.zeros_like(missing_padding), missing_padding)
+        padding = missing_padding & ~present[:, None]
         return vector, keys, padding
 
     @staticmethod

@@ -131,6 +131,7 @@ def one_step(tmp_path, dataset, loss_type, batch_size, accumulation):
             output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=batch_size,
             gradient_accumulation_steps=accumulation, learning_rate=0.1, optim="sgd", use_cpu=True,
             report_to="none", save_strategy="no", disable_tqdm=True, dataloader_drop_last=False,
+            bf16=False,  # compared exactly across batchings, in fp32
         ),
         train_dataset=dataset,
         data_collator=EmbeddingAlignerCollator(),
