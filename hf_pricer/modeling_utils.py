@@ -75,6 +75,12 @@ class PricerLossMixin:
         """The loss `forward` returns when given `labels`: `loss_sum` over `num_loss_items`."""
         return self.loss_sum(outputs, labels) / max(int(self.num_loss_items(labels)), 1)
 
+    def add_loss(self, outputs: ModelOutput, labels: torch.Tensor | None) -> ModelOutput:
+        """`outputs` with `loss` set to the `mean_loss`, when there are `labels`: how `forward` ends."""
+        if labels is not None:
+            outputs.loss = self.mean_loss(outputs, labels)
+        return outputs
+
 
 class PipelineTaskMixin:
     """For a model that a `transformers.pipeline()` task of hf_pricer serves (`pipeline_task`, see
@@ -129,9 +135,7 @@ class PriceModelMixin(PipelineTaskMixin, PricerLossMixin):
             side = torch.tensor(config.quantiles, device=log_price.device).sub(0.5).sign()
             margin = side * config.interval_margin
             outputs.quantile_predictions = self._to_price(quantile_log_price.sort(dim=-1).values + margin)
-        if labels is not None:
-            outputs.loss = self.mean_loss(outputs, labels)
-        return outputs
+        return self.add_loss(outputs, labels)
 
     def _to_price(self, log_price: torch.Tensor) -> torch.Tensor:
         return torch.expm1(log_price.clamp(max=_MAX_LOG_PRICE)).clamp(min=self.config.min_price)
