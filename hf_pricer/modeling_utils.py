@@ -168,8 +168,17 @@ class PriceModelMixin(PipelineTaskMixin, PricerLossMixin):
         self.config.interval_margin = margin
         return margin
 
-    def get_price_embeddings(self, **inputs) -> torch.Tensor:
-        raise NotImplementedError(f"{type(self).__name__} must implement `get_price_embeddings(**inputs)`")
+    def get_price_embeddings(self, *args, **inputs) -> torch.Tensor:
+        """The vector the price head reads, `(batch_size, embedding_size)`: what `price_output_layer` is given
+        when `forward` runs on the same inputs (`labels` are ignored)."""
+        inputs.pop("labels", None)
+        embeddings, layer = [], self.price_output_layer
+        hook = layer.register_forward_pre_hook(lambda _, layer_args: embeddings.append(layer_args[0]))
+        try:
+            self(*args, **inputs)
+        finally:
+            hook.remove()
+        return embeddings[0]
 
     @property
     def price_output_layer(self) -> nn.Linear:
@@ -183,6 +192,24 @@ class PriceModelMixin(PipelineTaskMixin, PricerLossMixin):
         """What `forward` returns, from the output of `get_price_embeddings` (so a caller that needs both runs
         the network once)."""
         return self.price_outputs(self.price_output_layer(embeddings).squeeze(-1), labels)
+
+
+_PRICE_FORWARD_ARGS = """
+        numeric_features (`torch.FloatTensor` of shape `(batch_size, num_numeric)`, *optional*):
+            Standardized numeric features from the processor; NaN where the item does not state the value.
+        categorical_features (`torch.LongTensor` of shape `(batch_size, num_categorical)`, *optional*):
+            Category ids from the processor's vocabularies (0: missing, 1: unseen).
+        labels (`torch.FloatTensor` of shape `(batch_size,)`, *optional*):
+            True prices in dollars; when given, `loss` is the config's `loss_type` (plus the pinball loss of
+            `config.quantiles`).
+        """
+
+
+def price_forward_docstring(forward):
+    """Decorator of a price model's `forward`: add the docs of the inputs price models share (`numeric_features`,
+    `categorical_features`, `labels`) after those of its own inputs, so that they are written once."""
+    forward.__doc__ = (forward.__doc__ or "").rstrip() + _PRICE_FORWARD_ARGS
+    return forward
 
 
 class TabularEmbedding(nn.Module):
