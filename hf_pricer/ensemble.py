@@ -172,6 +172,7 @@ def _text_components(word_matrix, projection: np.ndarray, batch_size: int = 512)
 # -- members ------------------------------------------------------------------------------------------------
 
 
+@dataclass(eq=False)
 class PriceModelTrainer(MemberTrainer):
     """An hf_pricer price model as a member, trained with [`PricerTrainer`].
 
@@ -186,16 +187,13 @@ class PriceModelTrainer(MemberTrainer):
         folder).
     """
 
-    def __init__(
-        self, name, data: EnsembleData, model_class, config, processor, collator_class, training_args
-    ):
-        self.name = name
-        self.data = data
-        self.model_class = model_class
-        self.config = config
-        self.processor = processor
-        self.collator_class = collator_class
-        self.training_args = training_args
+    name: str = field()  # required: `MemberTrainer.name` would otherwise be its default
+    data: EnsembleData
+    model_class: type
+    config: Any
+    processor: Any
+    collator_class: type
+    training_args: Any
 
     def fit(self, rows: np.ndarray, upstream: Mapping[str, MemberPredictions]):
         from .data import log_price_statistics

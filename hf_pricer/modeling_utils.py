@@ -75,6 +75,12 @@ class PricerLossMixin:
         """The loss `forward` returns when given `labels`: `loss_sum` over `num_loss_items`."""
         return self.loss_sum(outputs, labels) / max(int(self.num_loss_items(labels)), 1)
 
+    def add_loss(self, outputs: ModelOutput, labels: torch.Tensor | None) -> ModelOutput:
+        """`outputs` with `loss` set to the `mean_loss`, when there are `labels`: how `forward` ends."""
+        if labels is not None:
+            outputs.loss = self.mean_loss(outputs, labels)
+        return outputs
+
 
 class PipelineTaskMixin:
     """For a model that a `transformers.pipeline()` task of hf_pricer serves (`pipeline_task`, see
@@ -129,9 +135,7 @@ class PriceModelMixin(PipelineTaskMixin, PricerLossMixin):
             side = torch.tensor(config.quantiles, device=log_price.device).sub(0.5).sign()
             margin = side * config.interval_margin
             outputs.quantile_predictions = self._to_price(quantile_log_price.sort(dim=-1).values + margin)
-        if labels is not None:
-            outputs.loss = self.mean_loss(outputs, labels)
-        return outputs
+        return self.add_loss(outputs, labels)
 
     def _to_price(self, log_price: torch.Tensor) -> torch.Tensor:
         return torch.expm1(log_price.clamp(max=_MAX_LOG_PRICE)).clamp(min=self.config.min_price)
@@ -164,8 +168,17 @@ class PriceModelMixin(PipelineTaskMixin, PricerLossMixin):
         self.config.interval_margin = margin
         return margin
 
-    def get_price_embeddings(self, **inputs) -> torch.Tensor:
-        raise NotImplementedError(f"{type(self).__name__} must implement `get_price_embeddings(**inputs)`")
+    def get_price_embeddings(self, *args, **inputs) -> torch.Tensor:
+        """The vector the price head reads, `(batch_size, embedding_size)`: what `price_output_layer` is given
+        when `forward` runs on the same inputs (`labels` are ignored)."""
+        inputs.pop("labels", None)
+        embeddings, layer = [], self.price_output_layer
+        hook = layer.register_forward_pre_hook(lambda _, layer_args: embeddings.append(layer_args[0]))
+        try:
+            self(*args, **inputs)
+        finally:
+            hook.remove()
+        return embeddings[0]
 
     @property
     def price_output_layer(self) -> nn.Linear:
@@ -179,6 +192,24 @@ class PriceModelMixin(PipelineTaskMixin, PricerLossMixin):
         """What `forward` returns, from the output of `get_price_embeddings` (so a caller that needs both runs
         the network once)."""
         return self.price_outputs(self.price_output_layer(embeddings).squeeze(-1), labels)
+
+
+_PRICE_FORWARD_ARGS = """
+        numeric_features (`torch.FloatTensor` of shape `(batch_size, num_numeric)`, *optional*):
+            Standardized numeric features from the processor; NaN where the item does not state the value.
+        categorical_features (`torch.LongTensor` of shape `(batch_size, num_categorical)`, *optional*):
+            Category ids from the processor's vocabularies (0: missing, 1: unseen).
+        labels (`torch.FloatTensor` of shape `(batch_size,)`, *optional*):
+            True prices in dollars; when given, `loss` is the config's `loss_type` (plus the pinball loss of
+            `config.quantiles`).
+        """
+
+
+def price_forward_docstring(forward):
+    """Decorator of a price model's `forward`: add the docs of the inputs price models share (`numeric_features`,
+    `categorical_features`, `labels`) after those of its own inputs, so that they are written once."""
+    forward.__doc__ = (forward.__doc__ or "").rstrip() + _PRICE_FORWARD_ARGS
+    return forward
 
 
 class TabularEmbedding(nn.Module):

@@ -92,3 +92,14 @@ def collate_labels(
     values = [[_label_value(example, name, i, positive) for name in fields] for i, example in enumerate(examples)]
     labels = torch.tensor(values, dtype=torch.float32)
     return labels[:, 0] if isinstance(names, str) else labels
+
+
+def add_labels(
+    batch: dict, examples: Sequence[Mapping], names: str | Sequence[str], *, positive: bool = False
+) -> dict:
+    """`batch` with `labels` from [`collate_labels`] (same arguments) when the examples carry any: how a data
+    collator ends."""
+    labels = collate_labels(examples, names, positive=positive)
+    if labels is not None:
+        batch["labels"] = labels
+    return batch

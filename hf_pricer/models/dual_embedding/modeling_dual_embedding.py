@@ -227,9 +227,7 @@ class DualEmbeddingForRegression(DualEmbeddingPreTrainedModel):
             attention_weights=weights,
             embedding_attention_weights=embedding_weights,
         )
-        if labels is not None:
-            outputs.loss = self.mean_loss(outputs, labels)
-        return outputs
+        return self.add_loss(outputs, labels)
 
 
 __all__ = [

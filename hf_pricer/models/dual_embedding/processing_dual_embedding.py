@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 import torch
 
 from hf_pricer.image_processing_utils import RecordImageCollator
-from hf_pricer.processing_utils import collate_labels
+from hf_pricer.processing_utils import add_labels
 
 
 class DualEmbeddingCollator(RecordImageCollator):
@@ -24,11 +24,7 @@ class DualEmbeddingCollator(RecordImageCollator):
         self.target_names = list(target_names)
 
     def __call__(self, examples: Sequence[Mapping]) -> dict[str, torch.Tensor]:
-        batch = {"pixel_values": self.pixel_values(examples)}
-        labels = collate_labels(examples, self.target_names)
-        if labels is not None:
-            batch["labels"] = labels
-        return batch
+        return add_labels({"pixel_values": self.pixel_values(examples)}, examples, self.target_names)
 
 
 __all__ = ["DualEmbeddingCollator"]

@@ -32,6 +32,7 @@ from hf_pricer.modeling_utils import (
     TabularEmbedding,
     check_tabular_inputs,
     init_standard_layers,
+    price_forward_docstring,
 )
 
 from .configuration_dual_encoder import DualEncoderConfig
@@ -403,6 +404,7 @@ class DualEncoderForPriceRegression(DualEncoderPreTrainedModel):
         return attended.squeeze(1)
 
     @can_return_tuple
+    @price_forward_docstring
     def forward(
         self,
         pixel_values: torch.FloatTensor | None = None,
@@ -430,38 +432,7 @@ class DualEncoderForPriceRegression(DualEncoderPreTrainedModel):
             Defaults to "every row" when `pixel_values` are given, "none" otherwise.
         has_text (`torch.BoolTensor` of shape `(batch_size,)`, *optional*):
             The same for the text (`missing_text_embedding`), defaulting to whether `input_ids` are given.
-        numeric_features (`torch.FloatTensor` of shape `(batch_size, num_numeric)`, *optional*):
-            Standardized numeric features from the processor; NaN where the item does not state the value.
-        categorical_features (`torch.LongTensor` of shape `(batch_size, num_categorical)`, *optional*):
-            Category ids from the processor's vocabularies (0: missing, 1: unseen).
-        labels (`torch.FloatTensor` of shape `(batch_size,)`, *optional*):
-            True prices in dollars; when given, `loss` is the config's `loss_type` (plus the pinball loss of
-            `config.quantiles`).
         """
-        hidden = self.get_price_embeddings(
-            pixel_values, input_ids, attention_mask, token_type_ids, has_image, has_text, numeric_features,
-            categorical_features,
-        )
-        return self.price_outputs_from_embeddings(hidden, labels)
-
-    @property
-    def price_output_layer(self) -> nn.Linear:
-        return self.head[-1]
-
-    def get_price_embeddings(
-        self,
-        pixel_values: torch.FloatTensor | None = None,
-        input_ids: torch.LongTensor | None = None,
-        attention_mask: torch.LongTensor | None = None,
-        token_type_ids: torch.LongTensor | None = None,
-        has_image: torch.BoolTensor | None = None,
-        has_text: torch.BoolTensor | None = None,
-        numeric_features: torch.FloatTensor | None = None,
-        categorical_features: torch.LongTensor | None = None,
-        labels: torch.FloatTensor | None = None,
-    ) -> torch.Tensor:
-        """The head's last hidden layer `(batch_size, head_hidden_sizes[-1])`, which its output layer maps to
-        the price; takes the inputs of `forward` (`labels` are ignored)."""
         has_image, has_text = self._check_inputs(
             pixel_values, input_ids, attention_mask, token_type_ids, has_image, has_text
         )
@@ -481,7 +452,12 @@ class DualEncoderForPriceRegression(DualEncoderPreTrainedModel):
         if hasattr(self, "tabular_embedding"):
             tabular = self.tabular_embedding(numeric_features, categorical_features)
             fused.append(self.tabular_projection(tabular.to(text_vector.dtype)))
-        return self.head.hidden_states(torch.cat(fused, dim=-1))
+        hidden = self.head.hidden_states(torch.cat(fused, dim=-1))
+        return self.price_outputs_from_embeddings(hidden, labels)
+
+    @property
+    def price_output_layer(self) -> nn.Linear:
+        return self.head[-1]
 
 
 __all__ = ["DualEncoderForPriceRegression", "DualEncoderPreTrainedModel"]

@@ -12,7 +12,7 @@ from transformers.feature_extraction_utils import BatchFeature
 from hf_pricer.data.schema import item_text
 from hf_pricer.feature_extraction_utils import TabularFeatures, TabularProcessorMixin
 from hf_pricer.image_processing_utils import as_batch
-from hf_pricer.processing_utils import AugmentingCollator, ProductProcessor, collate_labels
+from hf_pricer.processing_utils import AugmentingCollator, ProductProcessor, add_labels
 
 from .image_processing_dual_encoder import DualEncoderImageProcessor
 
@@ -138,10 +138,7 @@ class DualEncoderCollator(AugmentingCollator):
 
     def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
         batch = dict(self.processor.process_items(examples, train=self.train))
-        labels = collate_labels(examples, "price", positive=True)
-        if labels is not None:
-            batch["labels"] = labels
-        return batch
+        return add_labels(batch, examples, "price", positive=True)
 
 
 __all__ = ["DualEncoderCollator", "DualEncoderProcessor"]

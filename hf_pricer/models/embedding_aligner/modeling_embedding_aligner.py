@@ -155,9 +155,7 @@ class EmbeddingAlignerModel(EmbeddingAlignerPreTrainedModel):
         # The scale goes through `forward` so that DDP sees the parameter used.
         logit_scale = self._logit_scale()
         outputs = EmbeddingAlignerOutput(predictions=predictions, logit_scale=logit_scale)
-        if labels is not None:
-            outputs.loss = self.mean_loss(outputs, labels)
-        return outputs
+        return self.add_loss(outputs, labels)
 
 
 __all__ = ["EmbeddingAlignerModel", "EmbeddingAlignerOutput", "EmbeddingAlignerPreTrainedModel"]

@@ -132,9 +132,7 @@ class EmbeddingClassifierForImageClassification(EmbeddingClassifierPreTrainedMod
         outputs = EmbeddingClassifierOutput(
             logits=logits, embeddings=encoded.embeddings, image_features=encoded.image_features
         )
-        if labels is not None:
-            outputs.loss = self.mean_loss(outputs, labels)
-        return outputs
+        return self.add_loss(outputs, labels)
 
 
 __all__ = [

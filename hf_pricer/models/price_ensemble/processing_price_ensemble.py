@@ -18,7 +18,7 @@ from hf_pricer.feature_extraction_utils import (
     TfidfText,
     padded_sparse_rows,
 )
-from hf_pricer.processing_utils import collate_labels
+from hf_pricer.processing_utils import add_labels
 
 TEXT_FIELDS = ("title", "category", "text")
 
@@ -181,11 +181,7 @@ class PriceEnsembleCollator:
         self.processor = processor
 
     def __call__(self, examples: list[dict]) -> dict:
-        batch = dict(self.processor.process_items(examples))
-        labels = collate_labels(examples, "price", positive=True)
-        if labels is not None:
-            batch["labels"] = labels
-        return batch
+        return add_labels(dict(self.processor.process_items(examples)), examples, "price", positive=True)
 
 
 __all__ = ["PriceEnsembleCollator", "PriceEnsembleProcessor"]

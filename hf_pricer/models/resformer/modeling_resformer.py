@@ -375,8 +375,7 @@ class ResformerForConditionalGeneration(ResformerPreTrainedModel, GenerationMixi
         outputs = ResformerOutput(
             logits=self.lm_head(hidden_states), encoder_last_hidden_state=encoder_outputs.last_hidden_state
         )
-        if labels is not None:
-            outputs.loss = self.mean_loss(outputs, labels)
+        outputs = self.add_loss(outputs, labels)
         return outputs if return_dict is not False else outputs.to_tuple()
 
     def prepare_inputs_for_generation(self, input_ids, next_sequence_length=None, past_key_values=None, **kwargs):

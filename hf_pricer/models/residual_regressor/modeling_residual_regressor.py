@@ -20,6 +20,7 @@ from hf_pricer.modeling_utils import (
     TabularEmbedding,
     check_tabular_inputs,
     init_standard_layers,
+    price_forward_docstring,
 )
 
 from .configuration_residual_regressor import ResidualRegressorConfig
@@ -103,6 +104,7 @@ class ResidualRegressorForPriceRegression(ResidualRegressorPreTrainedModel):
         self.post_init()
 
     @can_return_tuple
+    @price_forward_docstring
     def forward(
         self,
         input_features: torch.Tensor | None = None,
@@ -119,34 +121,7 @@ class ResidualRegressorForPriceRegression(ResidualRegressorPreTrainedModel):
             Indices of the non-zero hashed features (processor with `sparse=True`), padded with index 0.
         feature_weights (`torch.FloatTensor` of shape `(batch_size, max_active_features)`, *optional*):
             Values of those features; 0 for padding.
-        numeric_features (`torch.FloatTensor` of shape `(batch_size, num_numeric)`, *optional*):
-            Standardized numeric features from the processor; NaN where the item does not state the value.
-        categorical_features (`torch.LongTensor` of shape `(batch_size, num_categorical)`, *optional*):
-            Category ids from the processor's vocabularies (0: missing, 1: unseen).
-        labels (`torch.FloatTensor` of shape `(batch_size,)`, *optional*):
-            True prices in dollars; when given, `loss` is the config's `loss_type` (plus the pinball loss of
-            `config.quantiles`).
         """
-        hidden = self.get_price_embeddings(
-            input_features, feature_ids, feature_weights, numeric_features, categorical_features
-        )
-        return self.price_outputs_from_embeddings(hidden, labels)
-
-    @property
-    def price_output_layer(self) -> nn.Linear:
-        return self.output_layer
-
-    def get_price_embeddings(
-        self,
-        input_features: torch.Tensor | None = None,
-        feature_ids: torch.LongTensor | None = None,
-        feature_weights: torch.Tensor | None = None,
-        numeric_features: torch.Tensor | None = None,
-        categorical_features: torch.LongTensor | None = None,
-        labels: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """The last hidden layer `(batch_size, hidden_size)`, which the output layer maps to the price; takes
-        the inputs of `forward` (`labels` are ignored)."""
         if (input_features is None) == (feature_ids is None):
             raise ValueError("Pass exactly one of `input_features` (dense) or `feature_ids` (sparse feature indices)")
         if feature_ids is not None and (feature_weights is None or feature_weights.shape != feature_ids.shape):
@@ -168,7 +143,11 @@ class ResidualRegressorForPriceRegression(ResidualRegressorPreTrainedModel):
         hidden = self.input_dropout(F.relu(self.input_norm(hidden)))
         for block in self.blocks:
             hidden = block(hidden)
-        return hidden
+        return self.price_outputs_from_embeddings(hidden, labels)
+
+    @property
+    def price_output_layer(self) -> nn.Linear:
+        return self.output_layer
 
 
 __all__ = ["ResidualRegressorForPriceRegression", "ResidualRegressorPreTrainedModel"]

@@ -8,7 +8,7 @@ from transformers.feature_extraction_utils import BatchFeature, FeatureExtractio
 
 from hf_pricer.data.schema import item_text
 from hf_pricer.feature_extraction_utils import TabularFeatures, TabularProcessorMixin, padded_sparse_rows
-from hf_pricer.processing_utils import collate_labels
+from hf_pricer.processing_utils import add_labels
 
 
 class ResidualRegressorProcessor(TabularProcessorMixin, FeatureExtractionMixin):
@@ -126,10 +126,7 @@ class ResidualRegressorCollator:
 
     def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
         batch = dict(self.processor.process_items(examples, sparse=self.sparse))
-        labels = collate_labels(examples, "price", positive=True)
-        if labels is not None:
-            batch["labels"] = labels
-        return batch
+        return add_labels(batch, examples, "price", positive=True)
 
 
 __all__ = ["ResidualRegressorCollator", "ResidualRegressorProcessor"]

@@ -196,7 +196,8 @@ def test_quantiles_embeddings_and_tabular_errors():
     batch = processor.process_items(TABULAR_ITEMS)
     with torch.no_grad():
         outputs = model(**batch, labels=torch.tensor([30.0, 45.0, 20.0]))
-        embeddings = model.get_price_embeddings(**batch)
+        embeddings = model.get_price_embeddings(**batch, labels=torch.tensor([30.0, 45.0, 20.0]))
+    assert not model.price_output_layer._forward_pre_hooks  # the hook reading the embeddings is gone
     assert outputs.quantile_predictions.shape == (3, 3)
     assert (outputs.quantile_predictions.diff(dim=1) >= 0).all()
     assert embeddings.shape == (3, 32)
