@@ -23,7 +23,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from import_time import RESULTS_DIR, REPO_ROOT, busy_seconds  # noqa: E402
 
-RECIPES = ("train_dual", "train_residual", "train_resformer", "train_classifier", "train_dual_embedding",
+RECIPES = ("train_price", "train_dual", "train_residual", "train_resformer", "train_classifier", "train_dual_embedding",
            "train_aligner")
 TARGET_SECONDS, TARGET_LINES = 3.0, 80
 
