@@ -79,8 +79,9 @@ class OcrReport(SkipReport):
 
     def summary(self) -> str:
         reasons = ", ".join(f"{count} {reason}" for reason, count in self.counts.most_common())
-        return f"{self.name}: read {self.kept} images ({self.cached} from the cache), failed {self.skipped}" + (
-            f" ({reasons})" if reasons else ""
+        return (
+            f"{self.name}: read {self.kept} images ({self.cached} from the cache), failed {self.skipped}"
+            + (f" ({reasons})" if reasons else "")
         )
 
     def __repr__(self) -> str:
@@ -140,12 +141,16 @@ def ocr_words(lines: list[dict], max_words: int | None = None) -> list[OcrWord]:
         top_left, top_right, bottom_right, bottom_left = np.asarray(line["quad"], dtype=np.float64)
         for match in WORD_PATTERN.finditer(text):
             start, end = match.start() / len(text), match.end() / len(text)
-            corners = np.stack([
-                top_left + (top_right - top_left) * start, top_left + (top_right - top_left) * end,
-                bottom_left + (bottom_right - bottom_left) * end, bottom_left + (bottom_right - bottom_left) * start,
-            ])
+            corners = np.stack(
+                [
+                    top_left + (top_right - top_left) * start,
+                    top_left + (top_right - top_left) * end,
+                    bottom_left + (bottom_right - bottom_left) * end,
+                    bottom_left + (bottom_right - bottom_left) * start,
+                ]
+            )
             low, high = np.clip(corners.min(0), 0, 1000), np.clip(corners.max(0), 0, 1000)
-            box = (int(round(low[0])), int(round(low[1])), int(round(high[0])), int(round(high[1])))
+            box = (round(low[0]), round(low[1]), round(high[0]), round(high[1]))
             words.append(OcrWord(match.group(), box, float(line.get("confidence", 1.0)), index))
             if max_words is not None and len(words) >= max_words:
                 return words
@@ -262,8 +267,14 @@ class RapidOcrEngine:
             # Settings go with the call too: RapidOCR resets any that a call leaves out to its defaults.
             result = engine(bgr, use_cls=False, text_score=self.text_score)
             lines = [
-                {"text": text, "quad": _normalised_quad(quad, *image.size), "confidence": round(float(score), 4)}
-                for quad, text, score in zip(result.boxes if result.txts else [], result.txts or (), result.scores or ())
+                {
+                    "text": text,
+                    "quad": _normalised_quad(quad, *image.size),
+                    "confidence": round(float(score), 4),
+                }
+                for quad, text, score in zip(
+                    result.boxes if result.txts else [], result.txts or (), result.scores or ()
+                )
                 if text.strip()
             ]
         except Exception as error:  # noqa: BLE001 -- a failed image is counted and gets no text, never a crash
@@ -278,7 +289,10 @@ class RapidOcrEngine:
     def batch(self, images, ids=None) -> list[list[dict]]:
         """OCR lines of each image (RGB PIL images; `None` gives `[]`)."""
         ids = ids if ids is not None else [None] * len(images)
-        return [[] if image is None else self(image, image_id) for image, image_id in zip(images, ids, strict=True)]
+        return [
+            [] if image is None else self(image, image_id)
+            for image, image_id in zip(images, ids, strict=True)
+        ]
 
 
 def _write_json_atomic(path: str, value) -> None:
@@ -298,8 +312,26 @@ def _write_json_atomic(path: str, value) -> None:
 # ------------------------------------------------------------------------------------------------------------
 
 # Characters RapidOCR confuses on photographed print, each with what it reads instead.
-_CONFUSIONS = {"0": "O", "O": "0", "1": "l", "l": "1", "I": "1", "5": "S", "S": "5", "8": "B", "B": "8", ".": ",",
-               ",": ".", "g": "9", "9": "g", "m": "rn", "u": "v", "6": "b", "2": "Z", "7": "1"}
+_CONFUSIONS = {
+    "0": "O",
+    "O": "0",
+    "1": "l",
+    "l": "1",
+    "I": "1",
+    "5": "S",
+    "S": "5",
+    "8": "B",
+    "B": "8",
+    ".": ",",
+    ",": ".",
+    "g": "9",
+    "9": "g",
+    "m": "rn",
+    "u": "v",
+    "6": "b",
+    "2": "Z",
+    "7": "1",
+}
 _JUNK_CHARACTERS = list("ABCDEFGHIKLMNOPRSTUVaeiorstn0123456789")
 
 
@@ -352,20 +384,34 @@ def simulate_ocr(
             cut = int(rng.choice([k for k, c in enumerate(text) if c == " " and 0 < k < len(text) - 1]))
             top_left, top_right, bottom_right, bottom_left = quad
             share = cut / len(text)
-            top, bottom = top_left + (top_right - top_left) * share, bottom_left + (bottom_right - bottom_left) * share
-            parts = [(text[:cut], np.stack([top_left, top, bottom, bottom_left])),
-                     (text[cut + 1 :], np.stack([top, top_right, bottom_right, bottom]))]
+            top, bottom = (
+                top_left + (top_right - top_left) * share,
+                bottom_left + (bottom_right - bottom_left) * share,
+            )
+            parts = [
+                (text[:cut], np.stack([top_left, top, bottom, bottom_left])),
+                (text[cut + 1 :], np.stack([top, top_right, bottom_right, bottom])),
+            ]
         for part, part_quad in parts:
             part = _noisy(part, rng, substitute, delete, keep_space).strip()
             if part:
-                lines.append({"text": part, "quad": np.round(np.clip(part_quad, 0, 1000), 1).tolist(),
-                              "confidence": round(float(rng.uniform(0.8, 1.0)), 4)})
+                lines.append(
+                    {
+                        "text": part,
+                        "quad": np.round(np.clip(part_quad, 0, 1000), 1).tolist(),
+                        "confidence": round(float(rng.uniform(0.8, 1.0)), 4),
+                    }
+                )
     while rng.random() < junk and len(lines) < 40:  # shelf tags and other packages in the background
         length = int(rng.integers(2, 9))
         x0, y0, height = rng.uniform(0, 850), rng.uniform(0, 920), rng.uniform(30, 80)
         x1 = min(x0 + 0.6 * height * length, 1000.0)
-        lines.append({"text": "".join(rng.choice(_JUNK_CHARACTERS, length)),
-                      "quad": np.round([[x0, y0], [x1, y0], [x1, y0 + height], [x0, y0 + height]], 1).tolist(),
-                      "confidence": round(float(rng.uniform(0.5, 0.9)), 4)})
+        lines.append(
+            {
+                "text": "".join(rng.choice(_JUNK_CHARACTERS, length)),
+                "quad": np.round([[x0, y0], [x1, y0], [x1, y0 + height], [x0, y0 + height]], 1).tolist(),
+                "confidence": round(float(rng.uniform(0.5, 0.9)), 4),
+            }
+        )
         junk *= 0.6
     return sort_lines(lines, image_size[1])

@@ -29,14 +29,22 @@ def test_words_split_by_character_class_with_boxes_on_the_line():
     words = ocr_words([_line("NETWT500g", 100, 200, 190, 240, 0.8), _line("1.5 kg", 0, 300, 600, 400)])
     assert [w.text for w in words] == ["NETWT", "500", "g", "1.5", "kg"]
     netwt, number, unit = words[:3]
-    assert netwt.box == (100, 200, 150, 240) and number.box == (150, 200, 180, 240) and unit.box == (180, 200, 190, 240)
+    assert (
+        netwt.box == (100, 200, 150, 240)
+        and number.box == (150, 200, 180, 240)
+        and unit.box == (180, 200, 190, 240)
+    )
     assert {w.line for w in words[:3]} == {0} and words[3].line == 1 and words[3].confidence == 0.9
     assert all(0 <= c <= 1000 for w in words for c in w.box)
     assert len(ocr_words([_line("a b c d", 0, 0, 10, 10)], max_words=2)) == 2
 
 
 def test_reading_order_is_by_row_then_left_to_right():
-    lines = [_line("right", 600, 102, 900, 150), _line("below", 0, 400, 300, 450), _line("left", 0, 100, 300, 150)]
+    lines = [
+        _line("right", 600, 102, 900, 150),
+        _line("below", 0, 400, 300, 450),
+        _line("left", 0, 100, 300, 150),
+    ]
     # 1000 px high: lines whose tops are < 10 px apart share a row
     assert [line["text"] for line in sort_lines(lines, 1000)] == ["left", "right", "below"]
     # 100 px high: 10 px are 100 units, the same three lines read the same way
@@ -44,8 +52,13 @@ def test_reading_order_is_by_row_then_left_to_right():
 
 
 def test_simulated_ocr_is_deterministic_and_noisy_like_an_engine():
-    pieces = [{"text": f"NET WT {k} g", "quad": [[100, 30 * k], [400, 30 * k], [400, 30 * k + 25], [100, 30 * k + 25]]}
-              for k in range(1, 31)]
+    pieces = [
+        {
+            "text": f"NET WT {k} g",
+            "quad": [[100, 30 * k], [400, 30 * k], [400, 30 * k + 25], [100, 30 * k + 25]],
+        }
+        for k in range(1, 31)
+    ]
     a = simulate_ocr(pieces, (300, 300), np.random.default_rng(0))
     b = simulate_ocr(pieces, (300, 300), np.random.default_rng(0))
     assert a == b
