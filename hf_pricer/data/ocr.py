@@ -27,6 +27,7 @@ import logging
 import os
 import re
 import tempfile
+import zlib
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -37,10 +38,12 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "OCR_EXTRA",
+    "OCR_TOKEN_TYPES",
     "OcrReport",
     "OcrWord",
     "RapidOcrEngine",
     "image_content_hash",
+    "ocr_token_features",
     "ocr_words",
     "require_ocr",
     "simulate_ocr",
@@ -155,6 +158,37 @@ def ocr_words(lines: list[dict], max_words: int | None = None) -> list[OcrWord]:
             if max_words is not None and len(words) >= max_words:
                 return words
     return words
+
+
+#: Word token types of :func:`ocr_token_features` (0 is padding).
+OCR_TOKEN_TYPES = {"word": 1, "number": 2, "other": 3}
+
+
+def _token_type(text: str) -> str:
+    return "number" if text[0].isdigit() else "word" if text[0].isalpha() else "other"
+
+
+def ocr_token_features(
+    lines: list[dict], max_tokens: int = 64, num_buckets: int = 4096, ids_per_token: int = 24
+) -> tuple[list[OcrWord], dict[str, list]]:
+    """The word tokens of OCR `lines` and their model features, at most `max_tokens`.
+
+    `input_ids` `(tokens, ids_per_token)`: hashed ids (1..`num_buckets - 1`, 0 pads) of the token's whole lower-case
+    text and its character 1-, 2- and 3-grams, so spellings an OCR engine garbles (`Proteln`, `NETWEIGHT`) stay
+    close. Digits are hashed as their shape only (`14.5` → `dd.d`): values are copied from the OCR, never
+    embedded. `bbox` `(tokens, 4)`: the word's box on 0–1000; `token_types`: see `OCR_TOKEN_TYPES`.
+    """
+    words = ocr_words(lines, max_words=max_tokens)
+    input_ids, bbox, types = [], [], []
+    for word in words:
+        text = re.sub(r"\d", "d", word.text.lower())
+        padded = f"<{text}>"
+        grams = [padded] + [padded[k : k + n] for n in (1, 2, 3) for k in range(len(padded) - n + 1)]
+        ids = [1 + zlib.crc32(gram.encode()) % (num_buckets - 1) for gram in grams[:ids_per_token]]
+        input_ids.append(ids + [0] * (ids_per_token - len(ids)))
+        bbox.append(list(word.box))
+        types.append(OCR_TOKEN_TYPES[_token_type(word.text)])
+    return words, {"input_ids": input_ids, "bbox": bbox, "token_types": types}
 
 
 class RapidOcrEngine:
