@@ -265,7 +265,7 @@ class RapidOcrEngine:
             params = {
                 "Global.use_cls": False,
                 "Global.text_score": self.text_score,
-                "Global.log_level": "warning",
+                "Global.log_level": "error",  # "no text detected" is an answer here, not a warning
                 "Det.limit_side_len": self.det_limit_side_len,
                 "EngineConfig.onnxruntime.intra_op_num_threads": self.num_threads,
                 "EngineConfig.onnxruntime.inter_op_num_threads": 1,
