@@ -5,7 +5,16 @@ import numpy as np
 import pytest
 
 from hf_pricer.data.label_images import generate_label_images
-from hf_pricer.data.ocr import OCR_EXTRA, RapidOcrEngine, ocr_words, require_ocr, simulate_ocr, sort_lines
+from hf_pricer.data.ocr import (
+    OCR_EXTRA,
+    OCR_TOKEN_TYPES,
+    RapidOcrEngine,
+    ocr_token_features,
+    ocr_words,
+    require_ocr,
+    simulate_ocr,
+    sort_lines,
+)
 
 requires_ocr = pytest.mark.skipif(
     importlib.util.find_spec("rapidocr") is None or importlib.util.find_spec("onnxruntime") is None,
@@ -94,3 +103,16 @@ def test_a_failing_image_is_counted_and_gets_no_text(tmp_path):
     image = generate_label_images(1, seed=2, image_size=64)[0]["image"]
     assert engine(image, image_id="row-7") == []
     assert engine.report.skipped == 1 and "ocr failed" in engine.report.summary()
+
+
+def test_token_features_hash_text_and_only_the_shape_of_numbers():
+    words, features = ocr_token_features(
+        [_line("NETWT 500g", 0, 0, 500, 40), _line("NETWT 731g", 0, 100, 500, 140)], num_buckets=256, ids_per_token=6
+    )
+    assert [w.text for w in words] == ["NETWT", "500", "g", "NETWT", "731", "g"]
+    ids = features["input_ids"]
+    assert all(len(row) == 6 and all(0 <= i < 256 for i in row) for row in ids)
+    assert ids[1] == ids[4] and ids[0] == ids[3]  # 500 and 731 share their shape; values are never embedded
+    assert features["token_types"] == [OCR_TOKEN_TYPES[t] for t in ("word", "number", "word") * 2]
+    assert features["bbox"][4][1] == 100
+    assert len(ocr_token_features([_line("a b c d e", 0, 0, 10, 10)], max_tokens=3)[0]) == 3
