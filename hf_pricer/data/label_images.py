@@ -49,7 +49,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import math
 import os
 
 import numpy as np
