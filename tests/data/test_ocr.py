@@ -1,4 +1,3 @@
-import importlib.util
 import sys
 
 import numpy as np
@@ -16,9 +15,17 @@ from hf_pricer.data.ocr import (
     sort_lines,
 )
 
+
+def _ocr_installed() -> bool:
+    try:
+        require_ocr()
+    except ImportError:
+        return False
+    return True
+
+
 requires_ocr = pytest.mark.skipif(
-    importlib.util.find_spec("rapidocr") is None or importlib.util.find_spec("onnxruntime") is None,
-    reason=f"the OCR engine needs the `ocr` extra of hf_pricer ({OCR_EXTRA})",
+    not _ocr_installed(), reason=f"the OCR engine needs the `ocr` extra of hf_pricer ({OCR_EXTRA})"
 )
 
 
@@ -107,7 +114,9 @@ def test_a_failing_image_is_counted_and_gets_no_text(tmp_path):
 
 def test_token_features_hash_text_and_only_the_shape_of_numbers():
     words, features = ocr_token_features(
-        [_line("NETWT 500g", 0, 0, 500, 40), _line("NETWT 731g", 0, 100, 500, 140)], num_buckets=256, ids_per_token=6
+        [_line("NETWT 500g", 0, 0, 500, 40), _line("NETWT 731g", 0, 100, 500, 140)],
+        num_buckets=256,
+        ids_per_token=6,
     )
     assert [w.text for w in words] == ["NETWT", "500", "g", "NETWT", "731", "g"]
     ids = features["input_ids"]
