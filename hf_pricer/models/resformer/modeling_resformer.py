@@ -11,8 +11,8 @@ builds one. By default a [`ResformerConstrainedLogitsProcessor`] restricts the o
 numbers and units valid for each row's entity (`config.constrained_decoding`).
 
 With `config.use_ocr_tokens` the encoder also reads the OCR's word tokens (after the patches), and the output
-distribution is a mixture: a pointer over the OCR's number candidates (scored from the decoder's first state
-against the encoded OCR tokens) or "none of them". A candidate writes its digits exactly, then a unit of the
+distribution is a mixture: a pointer over the OCR's number candidates (each scored by an MLP of its encoded token,
+the next token, the entity embedding and the decoder's first state) or "none of them". A candidate writes its digits exactly, then a unit of the
 row's entity (from `lm_head`) and end-of-sequence; "none" is the plain decoder. At every step the logits are the
 mixture's next-token log-probabilities given the prefix (candidates inconsistent with the prefix drop out), so
 the training loss is the marginal likelihood over candidates equal to the answer, and `generate` (greedy, beams,
@@ -376,9 +376,12 @@ class ResformerForConditionalGeneration(ResformerPreTrainedModel, GenerationMixi
         self.decoder = ResformerDecoder(config)
         self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
         if config.use_ocr_tokens:
-            self.pointer_query = nn.Linear(config.d_model, config.d_model)
-            self.pointer_key = nn.Linear(config.d_model, config.d_model)
-            self.pointer_none = nn.Linear(config.d_model, 1)
+            # A candidate's score sees its own encoded token, the next one (mostly its unit), the entity and the
+            # decoder's first state; "none" sees the last two.
+            self.pointer = nn.Sequential(
+                nn.Linear(4 * config.d_model, config.d_model), nn.GELU(), nn.Linear(config.d_model, 1)
+            )
+            self.pointer_none = nn.Linear(2 * config.d_model, 1)
         self.post_init()
         self.generation_config.max_length = config.max_target_positions
 
@@ -487,12 +490,13 @@ class ResformerForConditionalGeneration(ResformerPreTrainedModel, GenerationMixi
         log_unit = lm_logits.masked_fill(~units, float("-inf")).log_softmax(-1)
 
         # pointer: p(candidate j), p(none)
-        query = self.pointer_query(start_state).float()
-        keys = self.pointer_key(ocr_states).float()
-        scores = torch.einsum("bd,btd->bt", query, keys) / keys.shape[-1] ** 0.5
+        context = torch.cat([self.encoder.entity_embedding(entity_ids), start_state], dim=-1)  # (batch, 2 d)
+        following = torch.cat([ocr_states[:, 1:], torch.zeros_like(ocr_states[:, :1])], dim=1)
+        features = torch.cat([ocr_states, following, context[:, None].expand(-1, ocr_states.shape[1], -1)], dim=-1)
+        scores = self.pointer(features).squeeze(-1).float()  # (batch, ocr tokens)
         candidate_scores = scores.gather(1, candidate_index.clamp(0, scores.shape[1] - 1))
         candidate_scores = candidate_scores.masked_fill(candidate_mask == 0, float("-inf"))
-        log_pointer = torch.cat([candidate_scores, self.pointer_none(start_state).float()], dim=1).log_softmax(-1)
+        log_pointer = torch.cat([candidate_scores, self.pointer_none(context).float()], dim=1).log_softmax(-1)
         log_candidate, log_none = log_pointer[:, :-1], log_pointer[:, -1]
 
         # Each candidate's path token at every output position: digits, UNIT (-1), then end-of-sequence.
