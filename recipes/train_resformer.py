@@ -6,9 +6,12 @@ model, its processor, predictions.csv and a model card to outputs/resformer-labe
     python recipes/train_resformer.py --train_size 2000 --num_train_epochs 1 --output_dir outputs/resformer-small
     python recipes/train_resformer.py --train_file train.csv --test_file test.csv
     python recipes/train_resformer.py recipes/configs/resformer_design.yaml
+    python recipes/train_resformer.py recipes/configs/resformer_ocr_cpu.yaml   # photographed labels, OCR tokens
 
 Splits: rendered labels train on --train_size labels, choose the checkpoint on --eval_size of them held out, and are
-tested on --eval_size labels whose (value, unit) pairs never occur in training. Challenge CSVs
+tested on --eval_size labels whose (value, unit) pairs never occur in training; --dataset photos does the same with
+photographed labels (generate_photographed_labels, shelf photos from --backgrounds when given) and gives every row
+simulated OCR lines (`ocr`, for a model with --use_ocr_tokens). Challenge CSVs
 (index,image_link,group_id,entity_name[,entity_value]; images downloaded and cached) hold out --test_size of the
 training rows as the test split, then validate on --validation_file or --validation_size of the rest;
 --test_file (unlabelled) gets predictions.csv, checked with the challenge's sanity checker.
@@ -57,7 +60,12 @@ class PresetArguments:
 @dataclass
 class DataArguments:
     dataset: str = field(
-        default="labels", metadata={"help": "'labels': rendered product labels (offline); ignored with --train_file."}
+        default="labels",
+        metadata={"help": "'labels': rendered product labels, 'photos': photographed labels with simulated OCR (both "
+                  "offline); ignored with --train_file."},
+    )
+    backgrounds: str | None = field(
+        default=None, metadata={"help": "--dataset photos: a folder of photos (e.g. the Grocery Store Dataset)."}
     )
     train_size: int = 20000
     eval_size: int = 500
@@ -92,13 +100,35 @@ def load_data(data_args, image_size: int, seed: int):
         if data_args.validation_file:
             return train, load_challenge_dataset(data_args.validation_file, labels=True, **download), test
         return (*hold_out(train, data_args.validation_size, seed), test)
-    if data_args.dataset != "labels":
-        raise ValueError(f"`dataset` must be 'labels' (or pass --train_file), got {data_args.dataset!r}")
+    if data_args.dataset not in ("labels", "photos"):
+        raise ValueError(f"`dataset` must be 'labels' or 'photos' (or pass --train_file), got {data_args.dataset!r}")
     seed += data_args.data_seed_offset
+    if data_args.dataset == "photos":
+        from hf_pricer.data.label_images import generate_photographed_labels
+
+        photos = dict(seed=seed, empty_fraction=data_args.empty_fraction, backgrounds=data_args.backgrounds)
+        train, validation = hold_out(
+            generate_photographed_labels(data_args.train_size + data_args.eval_size, split="train", **photos),
+            data_args.eval_size, seed,
+        )
+        test = generate_photographed_labels(data_args.eval_size, split="test", **photos)
+        return tuple(_with_simulated_ocr(rows, seed + k) for k, rows in enumerate((train, validation, test)))
     render = dict(seed=seed, image_size=image_size, empty_fraction=data_args.empty_fraction)
     train, validation = hold_out(generate_label_images(data_args.train_size + data_args.eval_size, split="train",
                                                        **render), data_args.eval_size, seed)
     return train, validation, generate_label_images(data_args.eval_size, split="test", **render)
+
+
+def _with_simulated_ocr(rows, seed: int):
+    """`rows` with an `ocr` column: RapidOCR-like lines simulated from each photo's printed layout."""
+    import numpy as np
+
+    from hf_pricer.data.ocr import simulate_ocr
+
+    def simulate(row, index):
+        return {"ocr": simulate_ocr(row["layout"], row["image"].size, np.random.default_rng([seed, index]))}
+
+    return rows.map(simulate, with_indices=True)
 
 
 def write_predictions(output_dir: str, rows, predictions: list[str], test_file: str | None = None) -> str:
@@ -133,9 +163,10 @@ def main(args=None):
         processor = hf_pricer.ResformerProcessor.from_pretrained(preset.model_name_or_path)
     else:
         model = hf_pricer.ResformerForConditionalGeneration(preset.config(model_args))
-        processor = hf_pricer.ResformerProcessor(
+        processor = hf_pricer.ResformerProcessor.for_config(
             hf_pricer.ResformerImageProcessor(size=model.config.image_size),
             hf_pricer.ResformerTokenizer(entity_units=model.config.entity_units),
+            model.config,
         )
     train_rows, validation_rows, test_rows = load_data(data_args, model.config.image_size, training_args.seed)
     logger.info("%s with %s parameters; %d training, %d validation and %d test rows", type(model).__name__,

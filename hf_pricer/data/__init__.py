@@ -1,5 +1,5 @@
 """Data: the item schema and its loaders (Hub, local files, the synthetic catalog), images, entity values and
-the challenge CSVs, labelled image records, the embedding aligner's files and the text/image embedders.
+the challenge CSVs, OCR and the OCR-and-rules baseline, labelled image records, the embedding aligner's files and the text/image embedders.
 Names other than the entity values' are imported when first used."""
 
 from hf_pricer._lazy import attach
@@ -39,7 +39,9 @@ __getattr__, __dir__, _lazy_names = attach(
             "parse_grocery_information",
             "parse_package_size",
         ],
-        ".label_images": ["generate_label_images"],
+        ".label_images": ["generate_label_images", "generate_photographed_labels", "load_attribute_values"],
+        ".ocr": ["OcrReport", "OcrWord", "RapidOcrEngine", "ocr_token_features", "ocr_words", "simulate_ocr"],
+        ".ocr_rules": ["extract_entity_value", "ocr_candidates"],
         ".records": [
             "keep_known_labels",
             "label_vocabulary",

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["SHAPES", "ProductScene", "png_bytes", "render_product"]
+__all__ = ["SHAPES", "ProductScene", "font", "jpeg_bytes", "photograph", "png_bytes", "render_product", "warp_points"]
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,9 @@ class ProductScene:
     landscape: bool
 
 
-def render_product(scene: ProductScene, image_size: int, rng: np.random.Generator, draw_text: bool = True):
+def render_product(
+    scene: ProductScene, image_size: int, rng: np.random.Generator, draw_text: bool = True, return_layout: bool = False
+):
     """Draw `scene` on an `image_size` square RGB canvas.
 
     Args:
@@ -60,9 +62,11 @@ def render_product(scene: ProductScene, image_size: int, rng: np.random.Generato
         image_size: side of the image, in pixels (labels are legible from 128 up).
         rng: draws the backdrop's texture.
         draw_text: when False the label's sticker is drawn without its text (to locate the ink in tests).
+        return_layout: also return the printed pieces, `[{"text", "quad"}]` with the quads on 0–1000 (what an
+            OCR engine could read; see `hf_pricer.data.ocr.simulate_ocr`).
 
     Returns:
-        A `PIL.Image.Image` in mode RGB.
+        A `PIL.Image.Image` in mode RGB, and the layout when `return_layout`.
     """
     from PIL import Image, ImageDraw
 
@@ -84,8 +88,20 @@ def render_product(scene: ProductScene, image_size: int, rng: np.random.Generato
     for method, xy, kwargs in details:
         getattr(draw, method)(xy, **kwargs)
 
-    _draw_label(draw, scene, (box.cx, label_cy), image_size, line_width, draw_text)
-    return canvas
+    pieces = _draw_label(draw, scene, (box.cx, label_cy), image_size, line_width, draw_text)
+    if not return_layout:
+        return canvas
+    scale = 1000.0 / image_size
+    layout = [
+        {"text": text, "quad": [[round(x * scale, 1), round(y * scale, 1)] for x, y in _corners(box_)]}
+        for text, box_ in pieces if text.strip()
+    ]
+    return canvas, layout
+
+
+def _corners(box) -> list[tuple[float, float]]:
+    x0, y0, x1, y1 = box
+    return [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
 
 
 def png_bytes(image) -> bytes:
@@ -341,7 +357,8 @@ def _finished_surface(rgb, finish: str, box: _Box, canvas_size: int) -> np.ndarr
 
 
 @lru_cache(maxsize=64)
-def _font(size: int):
+def font(size: int):
+    """Pillow's bundled scalable font at `size` pixels (a fixed-size bitmap font before Pillow 10.1)."""
     from PIL import ImageFont
 
     try:
@@ -350,16 +367,16 @@ def _font(size: int):
         return ImageFont.load_default()
 
 
-def _draw_label(draw, scene: ProductScene, centre, size: int, lw: int, draw_text: bool) -> None:
+def _draw_label(draw, scene: ProductScene, centre, size: int, lw: int, draw_text: bool) -> list:
     """The printed label: a light sticker around `centre`, kept inside the canvas, with the prefix line (if
-    any) above the value line, both centred."""
+    any) above the value line, both centred. Returns each line's text and ink box, `(x0, y0, x1, y1)` pixels."""
     S = float(size)
     cx, cy = centre
-    value_font = _font(max(10, round(0.11 * S)))
-    prefix_font = _font(max(8, round(0.06 * S)))
+    value_font = font(max(10, round(0.11 * S)))
+    prefix_font = font(max(8, round(0.06 * S)))
     lines = [(scene.prefix, prefix_font)] if scene.prefix else []
     lines.append((scene.label, value_font))
-    boxes = [draw.textbbox((0, 0), text, font=font) for text, font in lines]
+    boxes = [draw.textbbox((0, 0), text, font=line_font) for text, line_font in lines]
     gap = max(1, round(0.015 * S))
     pad = max(2, round(0.03 * S))
     text_w = max(b[2] - b[0] for b in boxes)
@@ -371,8 +388,96 @@ def _draw_label(draw, scene: ProductScene, centre, size: int, lw: int, draw_text
         [sx0, sy0, sx0 + sw, sy0 + sh], radius=pad, fill=(252, 251, 246), outline=(70, 70, 70), width=lw
     )
     ty = sy0 + pad
-    for (text, font), b in zip(lines, boxes):
+    pieces = []
+    for (text, line_font), b in zip(lines, boxes):
         tw = b[2] - b[0]
         if draw_text:
-            draw.text((sx0 + (sw - tw) / 2 - b[0], ty - b[1]), text, font=font, fill=(20, 20, 24))
+            draw.text((sx0 + (sw - tw) / 2 - b[0], ty - b[1]), text, font=line_font, fill=(20, 20, 24))
+        pieces.append((text, (sx0 + (sw - tw) / 2, ty, sx0 + (sw + tw) / 2, ty + b[3] - b[1])))
         ty += (b[3] - b[1]) + gap
+    return pieces
+
+
+# --------------------------------------------------------------------------------------------
+# Photographs
+# --------------------------------------------------------------------------------------------
+
+
+def _homography(source, target) -> np.ndarray:
+    """The 3×3 projective map `H` with `target ~ H @ source` for four point pairs."""
+    rows = []
+    for (x, y), (u, v) in zip(source, target, strict=True):
+        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y, -u])
+        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y, -v])
+    _, _, vt = np.linalg.svd(np.asarray(rows, dtype=np.float64))
+    matrix = vt[-1].reshape(3, 3)
+    return matrix / matrix[2, 2]
+
+
+def warp_points(homography: np.ndarray, points) -> np.ndarray:
+    """`points` `(n, 2)` mapped by a 3×3 projective map (e.g. the one :func:`photograph` returns)."""
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    mapped = np.c_[points, np.ones(len(points))] @ homography.T
+    return mapped[:, :2] / mapped[:, 2:3]
+
+
+def photograph(
+    picture, background, rng: np.random.Generator, cover: float, strength: float = 1.0
+) -> tuple[Any, np.ndarray]:
+    """Photograph a flat `picture` (an RGB PIL image, e.g. a package face) lying over `background`.
+
+    The picture is scaled to `cover` of the background's width (its height kept inside the image), rotated by up
+    to ±15°, its corners jittered by up to 8 % of its width (perspective) and placed near the centre; then the
+    photograph gets a low-frequency gain field (uneven light), a specular highlight half of the time, Gaussian
+    noise (σ 2–8) and a Gaussian blur of up to 1 pixel per 300. `strength` scales every degradation.
+
+    Returns the photograph (an RGB PIL image the size of `background`) and the 3×3 projective map from picture
+    pixels to photograph pixels (see :func:`warp_points`).
+    """
+    from PIL import Image, ImageFilter
+
+    size = background.size[0]
+    if background.size != (size, size):
+        raise ValueError(f"the background must be square, got {background.size}")
+    face_w, face_h = picture.size
+    width = cover * size
+    height = width * face_h / face_w
+    if height > 0.98 * size:
+        width, height = width * 0.98 * size / height, 0.98 * size
+    angle = math.radians(rng.uniform(-15, 15) * strength)
+    cos, sin = math.cos(angle), math.sin(angle)
+    corners = np.array([[-width / 2, -height / 2], [width / 2, -height / 2], [width / 2, height / 2],
+                        [-width / 2, height / 2]]) @ np.array([[cos, sin], [-sin, cos]])
+    corners += rng.uniform(-0.08, 0.08, size=(4, 2)) * width * strength
+    corners += [size / 2 + rng.uniform(-0.1, 0.1) * size, size / 2 + rng.uniform(-0.1, 0.1) * size]
+    flat = [(0, 0), (face_w, 0), (face_w, face_h), (0, face_h)]
+    to_picture = _homography(corners, flat)
+    coefficients = tuple(to_picture.flatten()[:8])
+    warped = picture.transform((size, size), Image.Transform.PERSPECTIVE, coefficients, Image.Resampling.BICUBIC)
+    mask = Image.new("L", picture.size, 255).transform(
+        (size, size), Image.Transform.PERSPECTIVE, coefficients, Image.Resampling.BILINEAR
+    )
+    pixels = np.asarray(Image.composite(warped, background, mask), np.float32)
+
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    gx, gy = rng.uniform(-1, 1, 2)
+    gain = 1.0 + strength * rng.uniform(0.15, 0.45) * (gx * (xx - 0.5) + gy * (yy - 0.5)) * 2
+    gain *= rng.uniform(0.75, 1.15) ** strength
+    pixels = pixels * gain[..., None]
+    if rng.random() < 0.5:
+        hx, hy, radius = rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8), rng.uniform(0.08, 0.25)
+        highlight = np.exp(-(((xx - hx) ** 2 + (yy - hy) ** 2) / radius**2)) * rng.uniform(60, 140) * strength
+        pixels = pixels + highlight[..., None]
+    pixels = pixels + rng.normal(0, rng.uniform(2, 8) * strength, pixels.shape)
+    image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+    blur = rng.uniform(0.0, 1.0) * strength * size / 300
+    if blur > 0.2:
+        image = image.filter(ImageFilter.GaussianBlur(blur))
+    return image, np.linalg.inv(to_picture)
+
+
+def jpeg_bytes(image, quality: int) -> bytes:
+    """`image` encoded as JPEG at `quality` (30–70 is what phone photos of labels look like after upload)."""
+    buf = io.BytesIO()
+    image.save(buf, format="JPEG", quality=int(quality))
+    return buf.getvalue()

@@ -110,3 +110,18 @@ def test_recipe_trains_on_challenge_csvs_and_answers_the_test_file(tmp_path):
     assert sanity_check(test_csv, out / "predictions.csv")["rows"] == 4
     with open(out / "predictions.csv", newline="") as handle:
         assert [row["index"] for row in csv.DictReader(handle)] == ["120", "121", "122", "123"]
+
+
+@pytest.mark.slow
+def test_recipe_trains_the_ocr_model_on_photographed_labels(tmp_path):
+    trainer = train_resformer.main([
+        os.path.join(CONFIGS_DIR, "resformer_ocr_cpu.yaml"), *TINY, "--max_steps", "4", "--eval_steps", "4", "--save_steps", "4",
+        "--max_ocr_tokens", "16", "--ocr_hash_buckets", "64", "--output_dir", str(tmp_path),
+    ])
+    assert trainer.state.global_step == 4
+    assert trainer.model.config.use_ocr_tokens and trainer.processing_class.use_ocr_tokens
+    evals = [entry for entry in trainer.state.log_history if "eval_f1" in entry]
+    assert evals and all(entry["eval_sanity_pass_rate"] == 1.0 for entry in evals)
+    assert sanity_check(tmp_path / "test.csv", tmp_path / "predictions.csv")["rows"] == 12
+    processor = hf_pricer.ResformerProcessor.from_pretrained(tmp_path)
+    assert processor.use_ocr_tokens and processor.max_ocr_tokens == 16

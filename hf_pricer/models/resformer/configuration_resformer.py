@@ -59,6 +59,15 @@ class ResformerConfig(PipelineConfigMixin, PreTrainedConfig):
             Whether constrained decoding may end at once, producing the empty prediction ("no value shown").
         initializer_range (`float`, *optional*, defaults to 0.02): std of the normal init of linear layers
             and embeddings.
+        use_ocr_tokens (`bool`, *optional*, defaults to `False`):
+            Read the OCR's word tokens too: each token (hashed character n-grams of its text, its type and its
+            LayoutLM-style box on 0–1000) is embedded and fed to the encoder after the image patches, with the
+            entity embedding added to both; the decoder copies numbers from the OCR through a pointer over its
+            number candidates (see [`ResformerForConditionalGeneration`]). The processor runs the OCR (the
+            `ocr` extra) unless OCR lines are given.
+        max_ocr_tokens (`int`, *optional*, defaults to 64): OCR word tokens read per image (the rest are cut).
+        ocr_hash_buckets (`int`, *optional*, defaults to 4096): hash buckets of the OCR tokens' n-gram embedding.
+        ocr_ids_per_token (`int`, *optional*, defaults to 24): n-gram ids per OCR token (longer words are cut).
 
     Example:
 
@@ -92,6 +101,10 @@ class ResformerConfig(PipelineConfigMixin, PreTrainedConfig):
     canonical_numbers: bool = True
     allow_empty_prediction: bool = True
     initializer_range: float = 0.02
+    use_ocr_tokens: bool = False
+    max_ocr_tokens: int = 64
+    ocr_hash_buckets: int = 4096
+    ocr_ids_per_token: int = 24
     is_encoder_decoder: bool = True
     # Derived from `entity_units` (see `grammar_token_ids`); stored so that the config is self-contained.
     vocab_size: int | None = None
@@ -180,6 +193,11 @@ class ResformerConfig(PipelineConfigMixin, PreTrainedConfig):
             raise ValueError(
                 f"`d_model` ({self.d_model}) must be divisible by `num_attention_heads` ({self.num_attention_heads})"
             )
+        for name in ("max_ocr_tokens", "ocr_ids_per_token"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"`{name}` must be at least 1, got {getattr(self, name)}")
+        if self.ocr_hash_buckets < 2:
+            raise ValueError(f"`ocr_hash_buckets` must be at least 2, got {self.ocr_hash_buckets}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"`dropout` must be in [0, 1), got {self.dropout}")
         if not 3 <= self.max_number_tokens <= self.max_target_positions - 3:

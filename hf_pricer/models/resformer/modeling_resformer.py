@@ -9,6 +9,14 @@ for beams and sampled sequences by `GenerationMixin`) and re-runs the small deco
 every step; outputs are a few tokens long, so the model keeps no key/value cache and `generate` never
 builds one. By default a [`ResformerConstrainedLogitsProcessor`] restricts the output to well-formed
 numbers and units valid for each row's entity (`config.constrained_decoding`).
+
+With `config.use_ocr_tokens` the encoder also reads the OCR's word tokens (after the patches), and the output
+distribution is a mixture: a pointer over the OCR's number candidates (each scored by an MLP of its encoded token,
+the next token, the entity embedding and the decoder's first state) or "none of them". A candidate writes its digits exactly, then a unit of the
+row's entity (from `lm_head`) and end-of-sequence; "none" is the plain decoder. At every step the logits are the
+mixture's next-token log-probabilities given the prefix (candidates inconsistent with the prefix drop out), so
+the training loss is the marginal likelihood over candidates equal to the answer, and `generate` (greedy, beams,
+sampling) and the constrained decoding work unchanged.
 """
 
 from __future__ import annotations
@@ -112,6 +120,14 @@ class ResformerResNet(nn.Module):
         return self.blocks(self.stem(pixel_values))
 
 
+def _memory_padding(num_patches: int, ocr_attention_mask: torch.Tensor | None) -> torch.Tensor | None:
+    """Key padding mask (True = ignore) of the encoder's tokens: image patches, then OCR tokens."""
+    if ocr_attention_mask is None:
+        return None
+    patches = ocr_attention_mask.new_zeros(ocr_attention_mask.shape[0], num_patches, dtype=torch.bool)
+    return torch.cat([patches, ocr_attention_mask == 0], dim=1)
+
+
 def _transformer_layers(layer_class: type[nn.Module], config: ResformerConfig, num_layers: int):
     """`num_layers` pre-norm GELU layers of `layer_class` (encoder or decoder layers), all of one size."""
     return nn.ModuleList(
@@ -123,8 +139,32 @@ def _transformer_layers(layer_class: type[nn.Module], config: ResformerConfig, n
     )
 
 
+class ResformerOcrEmbedding(nn.Module):
+    """OCR word tokens → `(batch_size, tokens, d_model)`: the mean of the token's hashed n-gram embeddings, plus
+    its type and LayoutLM-style embeddings of its box (x0, y0, x1, y1, width, height on 0–1000)."""
+
+    def __init__(self, config: ResformerConfig):
+        super().__init__()
+        self.text = nn.EmbeddingBag(config.ocr_hash_buckets, config.d_model, mode="mean", padding_idx=0)
+        self.token_type = nn.Embedding(4, config.d_model, padding_idx=0)
+        self.x = nn.Embedding(1001, config.d_model)
+        self.y = nn.Embedding(1001, config.d_model)
+        self.width = nn.Embedding(1001, config.d_model)
+        self.height = nn.Embedding(1001, config.d_model)
+        self.norm = nn.LayerNorm(config.d_model)
+
+    def forward(self, input_ids: torch.Tensor, bbox: torch.Tensor, token_types: torch.Tensor) -> torch.Tensor:
+        batch, tokens, ids = input_ids.shape
+        text = self.text(input_ids.reshape(batch * tokens, ids)).reshape(batch, tokens, -1)
+        bbox = bbox.clamp(0, 1000)
+        x0, y0, x1, y1 = bbox.unbind(-1)
+        boxes = self.x(x0) + self.y(y0) + self.x(x1) + self.y(y1) + self.width(x1 - x0) + self.height(y1 - y0)
+        return self.norm(text + boxes + self.token_type(token_types))
+
+
 class ResformerImageEncoder(nn.Module):
-    """pixel_values + entity ids → encoded image tokens `(batch_size, num_patches, d_model)`."""
+    """pixel_values + entity ids (+ OCR tokens) → encoded tokens `(batch_size, num_patches [+ ocr tokens],
+    d_model)`."""
 
     main_input_name = "pixel_values"
 
@@ -136,6 +176,7 @@ class ResformerImageEncoder(nn.Module):
         self.patch_embedding = nn.Conv2d(config.resnet_hidden_sizes[-1], config.d_model, kernel, stride=kernel)
         self.position_embedding = nn.Parameter(torch.empty(1, config.num_patches, config.d_model))
         self.entity_embedding = nn.Embedding(len(config.entity_units), config.d_model)
+        self.ocr_embedding = ResformerOcrEmbedding(config) if config.use_ocr_tokens else None
         self.layers = _transformer_layers(nn.TransformerEncoderLayer, config, config.encoder_layers)
         self.norm = nn.LayerNorm(config.d_model)
 
@@ -143,6 +184,10 @@ class ResformerImageEncoder(nn.Module):
         self,
         pixel_values: torch.Tensor,
         entity_ids: torch.Tensor,
+        ocr_input_ids: torch.Tensor | None = None,
+        ocr_bbox: torch.Tensor | None = None,
+        ocr_token_types: torch.Tensor | None = None,
+        ocr_attention_mask: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         **kwargs,
@@ -160,10 +205,18 @@ class ResformerImageEncoder(nn.Module):
             )
         features = self.resnet(pixel_values.to(self.patch_embedding.weight.dtype))
         tokens = self.patch_embedding(features).flatten(2).transpose(1, 2)
-        hidden_states = tokens + self.position_embedding + self.entity_embedding(entity_ids)[:, None]
+        hidden_states = tokens + self.position_embedding
+        padding = None
+        if ocr_input_ids is not None:
+            if self.ocr_embedding is None:
+                raise ValueError("OCR tokens were given to a Resformer without `use_ocr_tokens`")
+            ocr = self.ocr_embedding(ocr_input_ids, ocr_bbox, ocr_token_types).to(hidden_states.dtype)
+            hidden_states = torch.cat([hidden_states, ocr], dim=1)
+            padding = _memory_padding(tokens.shape[1], ocr_attention_mask)
+        hidden_states = hidden_states + self.entity_embedding(entity_ids)[:, None]
         all_hidden_states = (hidden_states,) if output_hidden_states else None
         for layer in self.layers:
-            hidden_states = layer(hidden_states)
+            hidden_states = layer(hidden_states, src_key_padding_mask=padding)
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
         return BaseModelOutput(last_hidden_state=self.norm(hidden_states), hidden_states=all_hidden_states)
@@ -179,7 +232,9 @@ class ResformerDecoder(nn.Module):
         self.layers = _transformer_layers(nn.TransformerDecoderLayer, config, config.decoder_layers)
         self.norm = nn.LayerNorm(config.d_model)
 
-    def forward(self, decoder_input_ids, encoder_hidden_states, decoder_attention_mask=None) -> torch.Tensor:
+    def forward(
+        self, decoder_input_ids, encoder_hidden_states, decoder_attention_mask=None, memory_padding=None
+    ) -> torch.Tensor:
         length = decoder_input_ids.shape[1]
         if length > self.position_embedding.num_embeddings:
             raise ValueError(
@@ -193,7 +248,7 @@ class ResformerDecoder(nn.Module):
         for layer in self.layers:
             hidden_states = layer(
                 hidden_states, encoder_hidden_states, tgt_mask=causal, tgt_is_causal=True,
-                tgt_key_padding_mask=padding,
+                tgt_key_padding_mask=padding, memory_key_padding_mask=memory_padding,
             )
         return self.norm(hidden_states)
 
@@ -320,6 +375,13 @@ class ResformerForConditionalGeneration(ResformerPreTrainedModel, GenerationMixi
         self.encoder = ResformerImageEncoder(config)
         self.decoder = ResformerDecoder(config)
         self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+        if config.use_ocr_tokens:
+            # A candidate's score sees its own encoded token, the next one (mostly its unit), the entity and the
+            # decoder's first state; "none" sees the last two.
+            self.pointer = nn.Sequential(
+                nn.Linear(4 * config.d_model, config.d_model), nn.GELU(), nn.Linear(config.d_model, 1)
+            )
+            self.pointer_none = nn.Linear(2 * config.d_model, 1)
         self.post_init()
         self.generation_config.max_length = config.max_target_positions
 
@@ -341,6 +403,13 @@ class ResformerForConditionalGeneration(ResformerPreTrainedModel, GenerationMixi
         decoder_attention_mask: torch.LongTensor | None = None,
         encoder_outputs: BaseModelOutput | tuple | None = None,
         labels: torch.LongTensor | None = None,
+        ocr_input_ids: torch.LongTensor | None = None,
+        ocr_bbox: torch.LongTensor | None = None,
+        ocr_token_types: torch.LongTensor | None = None,
+        ocr_attention_mask: torch.LongTensor | None = None,
+        ocr_candidate_ids: torch.LongTensor | None = None,
+        ocr_candidate_index: torch.LongTensor | None = None,
+        ocr_candidate_mask: torch.LongTensor | None = None,
         return_dict: bool | None = None,
         **kwargs,
     ) -> ResformerOutput:
@@ -358,11 +427,20 @@ class ResformerForConditionalGeneration(ResformerPreTrainedModel, GenerationMixi
             encoder_outputs ([`BaseModelOutput`], *optional*): the encoded image tokens, reused by `generate`.
             labels (`torch.LongTensor` of shape `(batch_size, target_length)`, *optional*):
                 Target tokens (ending with end-of-sequence), `-100` at padding positions.
+            ocr_input_ids, ocr_bbox, ocr_token_types, ocr_attention_mask (*optional*, `use_ocr_tokens` only):
+                The OCR's word tokens, `(batch_size, tokens, ocr_ids_per_token)` hashed n-gram ids, `(batch_size,
+                tokens, 4)` boxes on 0–1000, `(batch_size, tokens)` types and mask (see [`ResformerProcessor`]).
+            ocr_candidate_ids, ocr_candidate_index, ocr_candidate_mask (*optional*, `use_ocr_tokens` only):
+                The OCR's numbers in canonical form: `(batch_size, candidates, max_number_tokens)` output tokens
+                (padded with `pad_token_id`), the position of each among the OCR tokens, and its mask. Without
+                them the model writes numbers with its decoder alone.
         """
         if encoder_outputs is None:
             if pixel_values is None:
                 raise ValueError("pass `pixel_values` (and `entity_ids`) or `encoder_outputs`")
-            encoder_outputs = self.encoder(pixel_values, entity_ids)
+            encoder_outputs = self.encoder(
+                pixel_values, entity_ids, ocr_input_ids, ocr_bbox, ocr_token_types, ocr_attention_mask
+            )
         elif isinstance(encoder_outputs, tuple):
             encoder_outputs = BaseModelOutput(*encoder_outputs)
         if decoder_input_ids is None:
@@ -371,12 +449,87 @@ class ResformerForConditionalGeneration(ResformerPreTrainedModel, GenerationMixi
             decoder_input_ids = shift_tokens_right(
                 labels, self.config.decoder_start_token_id, self.config.pad_token_id, IGNORE_INDEX
             )
-        hidden_states = self.decoder(decoder_input_ids, encoder_outputs.last_hidden_state, decoder_attention_mask)
-        outputs = ResformerOutput(
-            logits=self.lm_head(hidden_states), encoder_last_hidden_state=encoder_outputs.last_hidden_state
-        )
+        memory = encoder_outputs.last_hidden_state
+        num_patches = self.config.num_patches
+        memory_padding = None
+        if memory.shape[1] > num_patches:
+            if ocr_attention_mask is None:
+                raise ValueError("pass `ocr_attention_mask` with the OCR tokens' encoder outputs")
+            memory_padding = _memory_padding(num_patches, ocr_attention_mask)
+        hidden_states = self.decoder(decoder_input_ids, memory, decoder_attention_mask, memory_padding)
+        logits = self.lm_head(hidden_states)
+        if ocr_candidate_ids is not None and memory.shape[1] > num_patches:
+            if entity_ids is None:
+                raise ValueError("the OCR candidates' pointer needs `entity_ids`")
+            logits = self._pointer_logits(
+                logits, hidden_states[:, 0], memory[:, num_patches:], decoder_input_ids,
+                torch.as_tensor(entity_ids, device=logits.device).reshape(-1),
+                ocr_candidate_ids, ocr_candidate_index, ocr_candidate_mask,
+            )
+        outputs = ResformerOutput(logits=logits, encoder_last_hidden_state=memory)
         outputs = self.add_loss(outputs, labels)
         return outputs if return_dict is not False else outputs.to_tuple()
+
+    def _pointer_logits(
+        self, lm_logits, start_state, ocr_states, decoder_input_ids, entity_ids, candidate_ids, candidate_index,
+        candidate_mask,
+    ) -> torch.Tensor:
+        """Next-token log-probabilities of the mixture "copy one OCR candidate" / "none: the decoder alone" given
+        each prefix of `decoder_input_ids` (see the module docstring), `(batch, length, vocab)`."""
+        config = self.config
+        _, length, vocab = lm_logits.shape
+        lm_logits = lm_logits.float()
+        log_lm = lm_logits.log_softmax(-1)
+        # A candidate path: its digits, then a unit of the row's entity (the decoder's choice), then the end.
+        # (built here rather than kept as a buffer: a non-persistent buffer does not survive loading on "meta")
+        units = torch.zeros(len(config.entity_names), vocab, dtype=torch.bool, device=lm_logits.device)
+        for entity_id, name in enumerate(config.entity_names):
+            units[entity_id, config.unit_token_ids[name]] = True
+        units = units[entity_ids][:, None, :]  # (batch, 1, vocab)
+        log_unit = lm_logits.masked_fill(~units, float("-inf")).log_softmax(-1)
+
+        # pointer: p(candidate j), p(none)
+        context = torch.cat([self.encoder.entity_embedding(entity_ids), start_state], dim=-1)  # (batch, 2 d)
+        following = torch.cat([ocr_states[:, 1:], torch.zeros_like(ocr_states[:, :1])], dim=1)
+        features = torch.cat([ocr_states, following, context[:, None].expand(-1, ocr_states.shape[1], -1)], dim=-1)
+        scores = self.pointer(features).squeeze(-1).float()  # (batch, ocr tokens)
+        candidate_scores = scores.gather(1, candidate_index.clamp(0, scores.shape[1] - 1))
+        candidate_scores = candidate_scores.masked_fill(candidate_mask == 0, float("-inf"))
+        log_pointer = torch.cat([candidate_scores, self.pointer_none(context).float()], dim=1).log_softmax(-1)
+        log_candidate, log_none = log_pointer[:, :-1], log_pointer[:, -1]
+
+        # Each candidate's path token at every output position: digits, UNIT (-1), then end-of-sequence.
+        number_length = (candidate_ids != config.pad_token_id).sum(-1, keepdim=True)  # (batch, C)
+        positions = torch.arange(length, device=lm_logits.device)
+        width = candidate_ids.shape[-1]
+        digits = candidate_ids.gather(-1, positions.clamp(max=width - 1).expand(*candidate_ids.shape[:2], length))
+        path = torch.where(positions < number_length, digits, torch.full_like(digits, config.eos_token_id))
+        path = path.masked_fill(positions == number_length, -1)  # (batch, C, length)
+
+        # Outputs written so far: output t is decoder input t + 1 (the last position's output is unknown).
+        outputs = torch.cat([decoder_input_ids[:, 1:], decoder_input_ids[:, -1:]], dim=1)  # (batch, length)
+        written = outputs[:, None, :].expand_as(path)
+        unit_step = log_unit.gather(-1, outputs[..., None]).squeeze(-1)[:, None, :].expand_as(path)
+        zero = torch.zeros((), device=lm_logits.device)
+        step = torch.where(path == -1, unit_step, torch.where(path == written, zero, zero - float("inf")))
+        # log-probability of the prefix before output t: an exclusive cumulative sum
+        prefix = torch.cat([torch.zeros_like(step[..., :1]), step[..., :-1]], -1).cumsum(-1)
+        lm_step = log_lm.gather(-1, outputs[..., None]).squeeze(-1)
+        lm_prefix = torch.cat([torch.zeros_like(lm_step[:, :1]), lm_step[:, :-1]], -1).cumsum(-1)
+
+        one_hot = F.one_hot(path.clamp(min=0), vocab).bool()
+        candidate_next = torch.where(
+            (path == -1)[..., None], log_unit[:, None], torch.where(one_hot, zero, zero - float("inf"))
+        )  # (batch, C, length, vocab)
+        terms = torch.cat(
+            [
+                (log_none[:, None] + lm_prefix)[:, None, :, None] + log_lm[:, None],
+                (log_candidate[..., None] + prefix)[..., None] + candidate_next,
+            ],
+            dim=1,
+        )
+        log_probs = torch.logsumexp(terms, dim=1)
+        return (log_probs - log_probs.logsumexp(-1, keepdim=True)).to(lm_logits.dtype)
 
     def prepare_inputs_for_generation(self, input_ids, next_sequence_length=None, past_key_values=None, **kwargs):
         # Without a cache the decoder re-reads the whole prefix at every step.

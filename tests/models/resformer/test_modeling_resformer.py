@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 from huggingface_hub.errors import StrictDataclassClassValidationError
+from PIL import Image
 from transformers import (
     AutoImageProcessor,
     AutoModel,
@@ -219,3 +220,113 @@ def test_meta_device_build_of_the_design_sizes():
     assert (config.image_size, config.d_model, config.num_attention_heads, config.max_target_positions) == (400, 2048, 16, 64)
     assert config.num_patches == 625  # 16x16-pixel patches of a 400x400 image
     assert model.num_parameters() > 300_000_000
+
+
+# ---------------------------------------------------------------------------------------------------------
+# OCR tokens
+# ---------------------------------------------------------------------------------------------------------
+
+OCR_SIZES = {"use_ocr_tokens": True, "max_ocr_tokens": 12, "ocr_hash_buckets": 64, "ocr_ids_per_token": 8}
+
+
+def ocr_line(text, top):
+    return {"text": text, "quad": [[50, top], [600, top], [600, top + 80], [50, top + 80]], "confidence": 0.9}
+
+
+OCR_LINES = [
+    [ocr_line("NET WT 500g", 100), ocr_line("Serving 30 g", 300)],
+    [],
+    [ocr_line("OUTPUT 12V", 100), ocr_line("INPUT 240V", 400)],
+]
+
+
+def ocr_processor():
+    return ResformerProcessor.for_config(ResformerImageProcessor(size=32), TOKENIZER, tiny_config(**OCR_SIZES))
+
+
+def ocr_batch(texts=None):
+    return ocr_processor()(
+        images=[Image.new("RGB", (20, 20), (40 * k, 0, 0)) for k in range(3)],
+        entity_names=["item_weight", "item_weight", "voltage"], text=texts, ocr=OCR_LINES,
+    )
+
+
+def test_processor_lists_ocr_tokens_and_number_candidates():
+    batch = ocr_batch()
+    assert batch["ocr_attention_mask"].sum(1).tolist() == [7, 1, 6]  # NET WT 500 g Serving 30 g; a blank; OUTPUT 12 V INPUT 240 V
+    assert batch["ocr_input_ids"].shape == (3, 7, 8) and batch["ocr_bbox"].max() <= 1000
+    candidates = [
+        [TOKENIZER.decode(ids, skip_special_tokens=True) for ids, kept in zip(row, mask) if kept]
+        for row, mask in zip(batch["ocr_candidate_ids"].tolist(), batch["ocr_candidate_mask"].tolist())
+    ]
+    assert candidates == [["500.0", "30.0"], [], ["12.0", "240.0"]]  # canonical numbers, copied digit by digit
+    assert batch["ocr_candidate_index"][0].tolist() == [2, 5]
+
+
+def test_pointer_logits_are_a_distribution_and_the_loss_is_the_candidates_marginal():
+    model = tiny_model(0, **OCR_SIZES)
+    batch = ocr_batch(["500 g", "", "12 V"])
+    out = model(**{k: v for k, v in batch.items() if k != "labels"}, labels=batch["labels"])
+    torch.testing.assert_close(out.logits.exp().sum(-1), torch.ones(out.logits.shape[:2]))
+    assert out.encoder_last_hidden_state.shape == (3, 64 + 7, 16)
+    # a number no candidate has is possible only through the decoder: it is less likely than a candidate's
+    other = ocr_batch(["501 g", "", "12 V"])
+    worse = model(**{k: v for k, v in other.items() if k != "labels"}, labels=other["labels"])
+    assert worse.loss > out.loss
+
+
+def test_ocr_model_learns_to_copy_the_asked_candidate():
+    torch.manual_seed(0)
+    model = ResformerForConditionalGeneration(tiny_config(**OCR_SIZES))
+    texts = ["500 g", "", "12 V"]
+    batch = ocr_batch(texts)
+    losses = train_on_one_batch(model, dict(batch), 60, 1e-2)
+    assert losses[-1] < 0.1 * losses[0]
+    model.eval()
+    inputs_ = {k: v for k, v in batch.items() if k not in ("labels", "decoder_input_ids")}
+    for kwargs in ({}, {"num_beams": 3}):
+        assert ocr_processor().decode_predictions(model.generate(**inputs_, **kwargs)) == [
+            "500.0 gram", "", "12.0 volt"
+        ]
+
+
+def test_ocr_inputs_need_an_ocr_model():
+    batch = ocr_batch()
+    with pytest.raises(ValueError, match="use_ocr_tokens"):
+        tiny_model(0)(**{k: v for k, v in batch.items()}, labels=labels_for(["1.0 gram"] * 3))
+
+
+class TestResformerWithOcrTokens(TestResformerForConditionalGeneration):
+    def get_model(self):
+        return tiny_model(3, **OCR_SIZES)
+
+    def get_processor(self):
+        return ocr_processor()
+
+    def get_inputs(self, folder):
+        return {**super().get_inputs(folder), "ocr": OCR_LINES[::2]}
+
+    def pipeline_inputs(self, folder):
+        return [{**item, "ocr": lines} for item, lines in zip(super().pipeline_inputs(folder), OCR_LINES)]
+
+    def expected_pipeline_results(self, model, processor, folder):
+        images = write_images(folder, 3)
+        batch = processor(images=images, entity_names=["voltage", "item_volume", "voltage"], ocr=OCR_LINES)
+        return [{"entity_value": value} for value in processor.decode_predictions(model.generate(**batch))]
+
+
+def test_processor_runs_the_ocr_engine_on_images_without_lines():
+    processor = ocr_processor()
+    seen = []
+
+    def engine(image):
+        seen.append(image.size)
+        return OCR_LINES[0]
+
+    processor._ocr_engine = engine  # stands in for RapidOcrEngine (the `ocr` extra)
+    images = [Image.new("RGB", (20, 30)), Image.new("RGB", (20, 20))]
+    batch = processor(images=images, entity_names=["item_weight", "voltage"], ocr=[None, OCR_LINES[2]])
+    assert seen == [(20, 30)]  # only the image without OCR lines was read
+    assert batch["ocr_candidate_mask"].sum(1).tolist() == [2, 2]
+    with pytest.raises(ValueError, match="OCR lines for 1"):
+        processor(images=images, entity_names=["item_weight", "voltage"], ocr=[None])
