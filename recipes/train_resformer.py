@@ -10,8 +10,9 @@ model, its processor, predictions.csv and a model card to outputs/resformer-labe
 
 Splits: rendered labels train on --train_size labels, choose the checkpoint on --eval_size of them held out, and are
 tested on --eval_size labels whose (value, unit) pairs never occur in training; --dataset photos does the same with
-photographed labels (generate_photographed_labels, shelf photos from --backgrounds when given) and gives every row
-simulated OCR lines (`ocr`, for a model with --use_ocr_tokens). Challenge CSVs
+photographed labels (generate_photographed_labels, shelf photos from --backgrounds when given; a training row for
+every entity a label shows, validation labels of another seed), adds --rendered_size rendered labels to the training
+rows and gives every row simulated OCR lines (`ocr`, for a model with --use_ocr_tokens). Challenge CSVs
 (index,image_link,group_id,entity_name[,entity_value]; images downloaded and cached) hold out --test_size of the
 training rows as the test split, then validate on --validation_file or --validation_size of the rest;
 --test_file (unlabelled) gets predictions.csv, checked with the challenge's sanity checker.
@@ -67,6 +68,14 @@ class DataArguments:
     backgrounds: str | None = field(
         default=None, metadata={"help": "--dataset photos: a folder of photos (e.g. the Grocery Store Dataset)."}
     )
+    attribute_values: str | None = field(
+        default=None,
+        metadata={"help": "--dataset photos: an items jsonl whose `details` give real attribute strings to print."},
+    )
+    rendered_size: int = field(
+        default=0, metadata={"help": "--dataset photos: clean rendered labels added to the training rows."}
+    )
+    data_workers: int | None = field(default=None, metadata={"help": "Processes drawing the labels."})
     train_size: int = 20000
     eval_size: int = 500
     empty_fraction: float = field(default=0.05, metadata={"help": "Share of labels showing no value."})
@@ -104,31 +113,57 @@ def load_data(data_args, image_size: int, seed: int):
         raise ValueError(f"`dataset` must be 'labels' or 'photos' (or pass --train_file), got {data_args.dataset!r}")
     seed += data_args.data_seed_offset
     if data_args.dataset == "photos":
-        from hf_pricer.data.label_images import generate_photographed_labels
-
-        photos = dict(seed=seed, empty_fraction=data_args.empty_fraction, backgrounds=data_args.backgrounds)
-        train, validation = hold_out(
-            generate_photographed_labels(data_args.train_size + data_args.eval_size, split="train", **photos),
-            data_args.eval_size, seed,
-        )
-        test = generate_photographed_labels(data_args.eval_size, split="test", **photos)
-        return tuple(_with_simulated_ocr(rows, seed + k) for k, rows in enumerate((train, validation, test)))
+        return _photographed_splits(data_args, image_size, seed)
     render = dict(seed=seed, image_size=image_size, empty_fraction=data_args.empty_fraction)
     train, validation = hold_out(generate_label_images(data_args.train_size + data_args.eval_size, split="train",
                                                        **render), data_args.eval_size, seed)
     return train, validation, generate_label_images(data_args.eval_size, split="test", **render)
 
 
-def _with_simulated_ocr(rows, seed: int):
-    """`rows` with an `ocr` column: RapidOCR-like lines simulated from each photo's printed layout."""
+def _photographed_splits(data_args, image_size: int, seed: int):
+    """Photographed labels with simulated OCR: `--train_size` labels giving a row for every entity each shows (plus
+    `--rendered_size` clean rendered labels), `--eval_size` labels of another seed to validate on and `--eval_size`
+    of the test split (unseen (value, unit) pairs), one row each."""
+    from datasets import concatenate_datasets
+
+    from hf_pricer.data.label_images import generate_label_images, generate_photographed_labels
+
+    photos = dict(empty_fraction=data_args.empty_fraction, backgrounds=data_args.backgrounds,
+                  attribute_values=data_args.attribute_values, num_proc=data_args.data_workers)
+    train = generate_photographed_labels(data_args.train_size, seed=seed, split="train", rows="all", **photos)
+    train = train.remove_columns("label_id")
+    if data_args.rendered_size:
+        rendered = generate_label_images(data_args.rendered_size, seed=seed, image_size=224, split="train",
+                                         empty_fraction=data_args.empty_fraction, with_layout=True)
+        train = concatenate_datasets([train, rendered.cast(train.features)])
+    validation = generate_photographed_labels(data_args.eval_size, seed=seed + 1, split="train", **photos)
+    test = generate_photographed_labels(data_args.eval_size, seed=seed, split="test", **photos)
+    return tuple(_with_simulated_ocr(rows, seed + k, image_size, data_args.data_workers)
+                 for k, rows in enumerate((train, validation, test)))
+
+
+def _with_simulated_ocr(rows, seed: int, image_size: int, num_proc: int | None = None):
+    """`rows` with an `ocr` column, RapidOCR-like lines simulated from each photo's printed layout, and their images
+    resized once to the model's `image_size` (the OCR lines carry the print; the layout's boxes are on 0-1000)."""
+    import io
+
     import numpy as np
+    from datasets import Image as ImageFeature
+    from PIL import Image
 
     from hf_pricer.data.ocr import simulate_ocr
 
     def simulate(row, index):
-        return {"ocr": simulate_ocr(row["layout"], row["image"].size, np.random.default_rng([seed, index]))}
+        image = Image.open(io.BytesIO(row["image"]["bytes"]))
+        ocr = simulate_ocr(row["layout"], image.size, np.random.default_rng([seed, index]))
+        small = image.convert("RGB").resize((image_size, image_size), Image.Resampling.BILINEAR)
+        buffer = io.BytesIO()
+        small.save(buffer, format="PNG")
+        return {"ocr": ocr, "image": {"bytes": buffer.getvalue(), "path": None}}
 
-    return rows.map(simulate, with_indices=True)
+    rows = rows.cast_column("image", ImageFeature(decode=False))
+    rows = rows.map(simulate, with_indices=True, num_proc=num_proc, desc="simulated OCR")
+    return rows.cast_column("image", ImageFeature())
 
 
 def write_predictions(output_dir: str, rows, predictions: list[str], test_file: str | None = None) -> str:

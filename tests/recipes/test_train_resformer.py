@@ -116,9 +116,15 @@ def test_recipe_trains_on_challenge_csvs_and_answers_the_test_file(tmp_path):
 def test_recipe_trains_the_ocr_model_on_photographed_labels(tmp_path):
     trainer = train_resformer.main([
         os.path.join(CONFIGS_DIR, "resformer_ocr_cpu.yaml"), *TINY, "--max_steps", "4", "--eval_steps", "4", "--save_steps", "4",
-        "--max_ocr_tokens", "16", "--ocr_hash_buckets", "64", "--output_dir", str(tmp_path),
+        "--max_ocr_tokens", "16", "--ocr_hash_buckets", "64", "--rendered_size", "6", "--output_dir", str(tmp_path),
     ])
     assert trainer.state.global_step == 4
+    # a row for every entity each photographed label shows, then the rendered labels; all with OCR lines
+    ids = trainer.train_dataset["id"]
+    assert len({i.rsplit("-", 1)[0] for i in ids if i.startswith("photo-")}) == 48
+    assert sum(i.startswith("label-") for i in ids) == 6 and all(trainer.train_dataset["ocr"])
+    assert len(trainer.eval_dataset) == 12
+    assert trainer.train_dataset[0]["image"].size == (64, 64)
     assert trainer.model.config.use_ocr_tokens and trainer.processing_class.use_ocr_tokens
     evals = [entry for entry in trainer.state.log_history if "eval_f1" in entry]
     assert evals and all(entry["eval_sanity_pass_rate"] == 1.0 for entry in evals)

@@ -68,6 +68,8 @@ class ResformerConfig(PipelineConfigMixin, PreTrainedConfig):
         max_ocr_tokens (`int`, *optional*, defaults to 64): OCR word tokens read per image (the rest are cut).
         ocr_hash_buckets (`int`, *optional*, defaults to 4096): hash buckets of the OCR tokens' n-gram embedding.
         ocr_ids_per_token (`int`, *optional*, defaults to 24): n-gram ids per OCR token (longer words are cut).
+        ocr_position_embeddings (`bool`, *optional*, defaults to `False`): also embed each OCR token's index in
+            reading order (LayoutLM's 1-D position), next to its box.
 
     Example:
 
@@ -105,6 +107,7 @@ class ResformerConfig(PipelineConfigMixin, PreTrainedConfig):
     max_ocr_tokens: int = 64
     ocr_hash_buckets: int = 4096
     ocr_ids_per_token: int = 24
+    ocr_position_embeddings: bool = False
     is_encoder_decoder: bool = True
     # Derived from `entity_units` (see `grammar_token_ids`); stored so that the config is self-contained.
     vocab_size: int | None = None

@@ -141,7 +141,8 @@ def _transformer_layers(layer_class: type[nn.Module], config: ResformerConfig, n
 
 class ResformerOcrEmbedding(nn.Module):
     """OCR word tokens → `(batch_size, tokens, d_model)`: the mean of the token's hashed n-gram embeddings, plus
-    its type and LayoutLM-style embeddings of its box (x0, y0, x1, y1, width, height on 0–1000)."""
+    its type, LayoutLM-style embeddings of its box (x0, y0, x1, y1, width, height on 0–1000) and, with
+    `config.ocr_position_embeddings`, of its index in reading order."""
 
     def __init__(self, config: ResformerConfig):
         super().__init__()
@@ -151,6 +152,9 @@ class ResformerOcrEmbedding(nn.Module):
         self.y = nn.Embedding(1001, config.d_model)
         self.width = nn.Embedding(1001, config.d_model)
         self.height = nn.Embedding(1001, config.d_model)
+        self.position = (
+            nn.Embedding(config.max_ocr_tokens, config.d_model) if config.ocr_position_embeddings else None
+        )
         self.norm = nn.LayerNorm(config.d_model)
 
     def forward(self, input_ids: torch.Tensor, bbox: torch.Tensor, token_types: torch.Tensor) -> torch.Tensor:
@@ -159,7 +163,12 @@ class ResformerOcrEmbedding(nn.Module):
         bbox = bbox.clamp(0, 1000)
         x0, y0, x1, y1 = bbox.unbind(-1)
         boxes = self.x(x0) + self.y(y0) + self.x(x1) + self.y(y1) + self.width(x1 - x0) + self.height(y1 - y0)
-        return self.norm(text + boxes + self.token_type(token_types))
+        embeddings = text + boxes + self.token_type(token_types)
+        if self.position is not None:
+            if tokens > self.position.num_embeddings:
+                raise ValueError(f"{tokens} OCR tokens given, more than `max_ocr_tokens` ({self.position.num_embeddings})")
+            embeddings = embeddings + self.position(torch.arange(tokens, device=input_ids.device))
+        return self.norm(embeddings)
 
 
 class ResformerImageEncoder(nn.Module):

@@ -290,6 +290,24 @@ def test_ocr_model_learns_to_copy_the_asked_candidate():
         ]
 
 
+def test_reading_order_embeddings_tell_identical_tokens_apart_and_round_trip(tmp_path):
+    from hf_pricer.models.resformer.modeling_resformer import ResformerOcrEmbedding
+
+    ids = torch.tensor([[[3, 4, 0], [3, 4, 0]]])  # the same word twice, in the same box
+    bbox, types = torch.tensor([[[10, 10, 50, 30]] * 2]), torch.tensor([[1, 1]])
+    for on in (False, True):
+        torch.manual_seed(0)
+        out = ResformerOcrEmbedding(tiny_config(**OCR_SIZES, ocr_position_embeddings=on))(ids, bbox, types)
+        assert torch.allclose(out[0, 0], out[0, 1]) is not on
+    model = tiny_model(0, **OCR_SIZES, ocr_position_embeddings=True).eval()
+    model.save_pretrained(tmp_path)
+    loaded = ResformerForConditionalGeneration.from_pretrained(tmp_path).eval()
+    torch.testing.assert_close(loaded.encoder.ocr_embedding.position.weight, model.encoder.ocr_embedding.position.weight)
+    batch = ocr_batch()
+    inputs_ = {k: v for k, v in batch.items() if k not in ("labels", "decoder_input_ids")}
+    assert torch.equal(loaded.generate(**inputs_), model.generate(**inputs_))
+
+
 def test_ocr_inputs_need_an_ocr_model():
     batch = ocr_batch()
     with pytest.raises(ValueError, match="use_ocr_tokens"):
