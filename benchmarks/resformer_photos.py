@@ -1,6 +1,7 @@
 """Reading photographed labels: (a) the Resformer on pixels, (b) OCR + rules, (c) the Resformer with OCR tokens.
 
     python benchmarks/resformer_photos.py --grocery /path/to/grocery --items /path/to/appliances_2000.jsonl
+    python benchmarks/resformer_photos.py --ocr_model outputs/resformer-photos-ocr ...   # test a trained (c)
     python benchmarks/resformer_photos.py --quick          # a few minutes: tiny sets, no claims
 
 Test sets: `--test_size` photographed labels of the test split (`generate_photographed_labels`: their (value,
@@ -9,24 +10,25 @@ Dataset's *test* photos with `--grocery`, catalog scenes otherwise; 224–400 px
 clean rendered labels of the test split (`generate_label_images`, 224 px). Both are read once by RapidOCR (the
 `ocr` extra; cached by image content, `--ocr_procs` processes of one thread each).
 
-Systems, all trained here from scratch with fixed settings (nothing is chosen on the test rows):
+Systems; the two models are trained by `recipes/train_resformer.py`, one run each, both at once (one thread each),
+unless `--pixel_model` / `--ocr_model` name finished runs; nothing is chosen on the test rows:
 
-- (a) `ResformerConfig.cpu_preset()` (128 px, no OCR) trained on the pixels of photographed and rendered train rows;
+- (a) `resformer_cpu.yaml` (128 px, no OCR) on the pixels of photographed and rendered train rows
+  (`--dataset photos`, `--steps_pixels` steps);
 - (b) `extract_entity_value(rules="units")`: OCR + unit map + entity rules, no training; `(b')` the cue-word rules
   (`rules="keywords"`, written knowing the generator's wording: an optimistic reference);
-- (c) `cpu_preset(use_ocr_tokens=True, image_size=64)` trained on *simulated* OCR (`simulate_ocr`) of the same train
-  rows, evaluated on the real OCR of the test rows.
+- (c) `resformer_ocr_cpu.yaml` as it stands (64 px + OCR tokens, trained on *simulated* OCR of the same kind of
+  rows), evaluated on the real OCR of the test rows.
 
-F1, precision, recall and exact match are the challenge's (`entity_f1`), the sanity-pass rate the share of
-predictions `check_prediction` accepts. images/s: (a) model only; (b) OCR (+ rules); (c) OCR + model; one process.
-Writes benchmarks/results/resformer_photos.{json,md} (`--name`).
+A validation set, the real OCR of `--validation_size` train-split photographs of another seed, is where changes to
+the models are judged. F1, precision, recall and exact match are the challenge's (`entity_f1`), the sanity-pass
+rate the share of predictions `check_prediction` accepts. images/s: (a) model only; (b) OCR (+ rules); (c) OCR +
+model; one process. Writes benchmarks/results/resformer_photos.{json,md} (`--name`).
 """
 
 from __future__ import annotations
 
 import argparse
-import math
-import multiprocessing
 import os
 import sys
 import time
@@ -40,17 +42,14 @@ from resformer_labels import header, run_meta, score, write  # noqa: E402
 from residual_throughput import foreign_cpu_share  # noqa: E402
 
 from hf_pricer import (  # noqa: E402
-    ResformerConfig,
     ResformerForConditionalGeneration,
-    ResformerImageProcessor,
     ResformerProcessor,
-    ResformerTokenizer,
 )
 from hf_pricer.data.label_images import generate_label_images, generate_photographed_labels  # noqa: E402
-from hf_pricer.data.ocr import RapidOcrEngine, simulate_ocr  # noqa: E402
+from hf_pricer.data.ocr import RapidOcrEngine  # noqa: E402
 from hf_pricer.data.ocr_rules import extract_entity_value  # noqa: E402
 
-TEST_SEED, TRAIN_SEED, VALIDATION_SEED = 7, 3, 11
+TEST_SEED, VALIDATION_SEED = 7, 11
 
 
 def cpu_sample():
@@ -122,72 +121,80 @@ def _rows(dataset, image_size: int | None = None) -> list[dict]:
     return out
 
 
-def training_rows(args) -> list[dict]:
-    """Photographed (every entity of each label) and rendered train rows, with simulated OCR lines."""
-    photos = generate_photographed_labels(
-        args.train_labels, seed=TRAIN_SEED, split="train", rows="all", backgrounds=args.grocery,
-        attribute_values=args.items, num_proc=args.ocr_procs,
-    )
-    rendered = generate_label_images(args.rendered_train, seed=TRAIN_SEED, image_size=224, split="train",
-                                     with_layout=True)
-    rows = []
-    for dataset in (photos, rendered):
-        for k, row in enumerate(_rows(dataset, image_size=128)):
-            rng = np.random.default_rng([TRAIN_SEED, len(rows), k])
-            row["ocr"] = simulate_ocr(row["layout"], row["size"], rng)
-            row.pop("image_bytes")
-            rows.append(row)
-    return rows
+RECIPE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "recipes", "train_resformer.py")
+CONFIGS = os.path.join(os.path.dirname(RECIPE), "configs")
 
 
-def train(config: ResformerConfig, rows: list[dict], steps: int, seed: int, log_every: int = 200):
-    """AdamW (1e-3, weight decay 0.01), 200 warm-up steps then cosine, batch 32, gradient clipping 1.0."""
-    torch.manual_seed(seed)
-    torch.set_num_threads(1)
-    tokenizer = ResformerTokenizer()
-    processor = ResformerProcessor.for_config(ResformerImageProcessor(size=config.image_size), tokenizer, config)
-    model = ResformerForConditionalGeneration(config).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min(1.0, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * min(step / steps, 1.0)))
-    )
-    rng = np.random.default_rng(seed)
-    began, losses = time.perf_counter(), []
-    for step in range(steps):
-        batch_rows = [rows[k] for k in rng.integers(0, len(rows), 32)]
-        batch = processor(
-            images=[row["image"] for row in batch_rows], entity_names=[row["entity_name"] for row in batch_rows],
-            text=[row["entity_value"] for row in batch_rows],
-            ocr=[row["ocr"] for row in batch_rows] if config.use_ocr_tokens else None,
-        )
-        loss = model(**batch).loss
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        losses.append(loss.item())
-        if (step + 1) % log_every == 0:
-            print(f"  [{'ocr' if config.use_ocr_tokens else 'pixels'}] step {step + 1}/{steps} "
-                  f"loss {np.mean(losses[-log_every:]):.4f} ({time.perf_counter() - began:.0f} s)", flush=True)
-    return model.eval(), processor, {"steps": steps, "seconds": time.perf_counter() - began,
-                                     "final_loss": float(np.mean(losses[-log_every:]))}
-
-
-_TRAIN_ROWS: list[dict] = []  # set before the training processes fork, so that they share it
-
-
-def _train_job(job):
-    kind, steps, seed = job
-    rows = _TRAIN_ROWS
-    config = (ResformerConfig.cpu_preset(use_ocr_tokens=True, image_size=64) if kind == "ocr"
-              else ResformerConfig.cpu_preset())
+def recipe_arguments(kind: str, args, output_dir: str) -> list[str]:
+    """`recipes/train_resformer.py` arguments of model (a) (`"pixels"`) or (c) (`"ocr"`)."""
+    data = ["--output_dir", output_dir, "--disable_tqdm", "true"]
+    data += ["--backgrounds", args.grocery] if args.grocery else []
+    data += ["--attribute_values", args.items] if args.items else []
     if kind == "ocr":
-        from PIL import Image
+        out = [os.path.join(CONFIGS, "resformer_ocr_cpu.yaml"), *data]
+    else:
+        out = [os.path.join(CONFIGS, "resformer_cpu.yaml"), *data, "--dataset", "photos", "--train_size",
+               str(args.train_labels), "--rendered_size", str(args.rendered_train), "--data_workers", "2",
+               "--max_steps", str(args.steps_pixels), "--eval_strategy", "steps", "--save_strategy", "steps",
+               "--eval_steps", "500", "--save_steps", "500"]
+    if args.quick:
+        out += ["--train_size", "40", "--rendered_size", "10", "--eval_size", "8", "--max_steps", "10",
+                "--eval_steps", "10", "--save_steps", "10"]
+    return out
 
-        rows = [{**row, "image": row["image"].resize((64, 64), Image.Resampling.BILINEAR)} for row in rows]
-    model, _, summary = train(config, rows, steps, seed)
-    return kind, model.state_dict(), config.to_dict(), summary
+
+def train_models(args, kinds: list[str]) -> dict:
+    """Run the recipe for each of `kinds` at once (one thread each); wall and CPU seconds of each run."""
+    import resource
+    import subprocess
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    runs = {}
+    for kind in kinds:
+        output_dir = os.path.join(args.output_root, kind)
+        command = [sys.executable, RECIPE, *recipe_arguments(kind, args, output_dir)]
+        log = open(os.path.join(args.output_root, f"{kind}.log"), "w")
+        print(f"  training ({kind}): {' '.join(command[1:])}", flush=True)
+        runs[kind] = (subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT), time.perf_counter(),
+                      output_dir, log)
+    out = {}
+    for kind, (process, began, output_dir, log) in runs.items():
+        if process.wait() != 0:
+            raise RuntimeError(f"the recipe run of model {kind} failed: see {log.name}")
+        log.close()
+        arguments = [os.path.relpath(RECIPE), *recipe_arguments(kind, args, output_dir)]
+        out[kind] = {"output_dir": output_dir, "seconds": time.perf_counter() - began, "log": log.name,
+                     "command": "python " + " ".join(arguments).replace(CONFIGS, os.path.relpath(CONFIGS))}
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out["cpu_seconds_all_runs"] = children.ru_utime + children.ru_stime
+    return out
+
+
+def load_model(output_dir: str):
+    model = ResformerForConditionalGeneration.from_pretrained(output_dir).eval()
+    return model, ResformerProcessor.from_pretrained(output_dir)
+
+
+def run_summary(output_dir: str) -> dict:
+    """Steps, the validation F1 that chose the checkpoint and the training time of a finished recipe run."""
+    import glob
+    import json
+
+    states = [os.path.join(output_dir, "trainer_state.json")] + sorted(
+        glob.glob(os.path.join(output_dir, "checkpoint-*", "trainer_state.json")),
+        key=lambda path: int(path.split("checkpoint-")[-1].split(os.sep)[0]), reverse=True)
+    out = {}
+    for path in states:
+        if os.path.exists(path):
+            with open(path) as handle:
+                state = json.load(handle)
+            out = {"steps": state["global_step"], "best_validation_f1": state.get("best_metric")}
+            break
+    results = os.path.join(output_dir, "all_results.json")
+    if os.path.exists(results):
+        with open(results) as handle:
+            out["train_runtime"] = json.load(handle).get("train_runtime")
+    return out
 
 
 def predict(model, processor, rows, ocr=None, batch_size=64) -> tuple[list[str], float]:
@@ -223,10 +230,12 @@ def main(argv=None):
     parser.add_argument("--grocery", help="Grocery Store Dataset folder (backgrounds); catalog scenes without")
     parser.add_argument("--items", help="items jsonl whose `details` give real attribute strings")
     parser.add_argument("--test_size", type=int, default=500)
-    parser.add_argument("--train_labels", type=int, default=10000, help="photographed train labels (all entities)")
-    parser.add_argument("--rendered_train", type=int, default=4000)
-    parser.add_argument("--steps_ocr", type=int, default=5000)
-    parser.add_argument("--steps_pixels", type=int, default=2500)
+    parser.add_argument("--train_labels", type=int, default=10000, help="(a): photographed train labels")
+    parser.add_argument("--rendered_train", type=int, default=4000, help="(a): rendered train labels")
+    parser.add_argument("--steps_pixels", type=int, default=2500, help="(a): training steps")
+    parser.add_argument("--pixel_model", help="a finished recipe run to test as (a) instead of training one")
+    parser.add_argument("--ocr_model", help="a finished recipe run to test as (c) instead of training one")
+    parser.add_argument("--output_root", default="outputs/resformer-photos-benchmark", help="the recipe runs' folders")
     parser.add_argument("--validation_size", type=int, default=300)
     parser.add_argument("--ocr_procs", type=int, default=2)
     parser.add_argument("--ocr_cache", default=None, help="RapidOCR cache folder (default ~/.cache/hf_pricer/ocr)")
@@ -234,52 +243,51 @@ def main(argv=None):
     parser.add_argument("--name", default="resformer_photos")
     args = parser.parse_args(argv)
     if args.quick:
-        args.test_size, args.train_labels, args.rendered_train, args.validation_size = 24, 60, 30, 20
-        args.steps_ocr, args.steps_pixels, args.name = 20, 10, args.name + "_quick"
+        args.test_size, args.validation_size, args.name = 24, 20, args.name + "_quick"
     run_sample, began = cpu_sample(), time.perf_counter()
     timings = {}
 
-    print("test sets...", flush=True)
+    print("test and validation sets...", flush=True)
     photos = _rows(generate_photographed_labels(args.test_size, seed=TEST_SEED, split="test",
                                                 backgrounds=args.grocery, attribute_values=args.items))
     rendered = _rows(generate_label_images(args.test_size, seed=TEST_SEED, image_size=224, split="test"))
-    print("OCR of the test sets...", flush=True)
-    ocr = {}
-    for name, rows in (("photographed", photos), ("rendered", rendered)):
-        ocr[name], timings[f"ocr {name}"] = run_ocr(rows, args.ocr_procs, args.ocr_cache)
-        print(f"  {name}: {timings[f'ocr {name}']}", flush=True)
-
-    print("train rows...", flush=True)
-    t0 = time.perf_counter()
-    _TRAIN_ROWS[:] = training_rows(args)
-    timings["train rows"] = {"rows": len(_TRAIN_ROWS), "seconds": time.perf_counter() - t0}
-    print(f"  {timings['train rows']}", flush=True)
-    # The two models train at once, one process (one thread) each.
-    jobs = [("ocr", args.steps_ocr, 0), ("pixels", args.steps_pixels, 1)]
-    models = {}
-    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
-        for kind, state, config_dict, summary in pool.map(_train_job, jobs):
-            config = ResformerConfig.from_dict(config_dict)
-            model = ResformerForConditionalGeneration(config)
-            model.load_state_dict(state)
-            processor = ResformerProcessor.for_config(
-                ResformerImageProcessor(size=config.image_size), ResformerTokenizer(), config
-            )
-            models[kind] = (model.eval(), processor)
-            timings[f"train {kind}"] = summary
-    _TRAIN_ROWS.clear()
-
-    torch.set_num_threads(1)
-    # Validation (what a change of the model may be judged on): train-split photographs of another seed, simulated
-    # OCR. Their (value, unit) pairs may occur in training.
+    # Validation (what a change of the models may be judged on): train-split photographs of a seed no recipe run
+    # trains or validates on; their (value, unit) pairs may occur in training.
     validation = _rows(generate_photographed_labels(args.validation_size, seed=VALIDATION_SEED, split="train",
                                                     backgrounds=args.grocery, attribute_values=args.items))
-    rng = np.random.default_rng(VALIDATION_SEED)
-    ocr["validation"] = [simulate_ocr(row["layout"], row["size"], rng) for row in validation]
-    timings["ocr validation"] = {"cpu_seconds_per_image": 0.0}
+    sets = {"photographed": photos, "rendered": rendered, "validation": validation}
+
+    kinds = [kind for kind, given in (("pixels", args.pixel_model), ("ocr", args.ocr_model)) if not given]
+    os.makedirs(args.output_root, exist_ok=True)
+    trainer = None
+    if kinds:  # the recipe runs go on in the background while this process runs the OCR
+        import threading
+
+        trained = {}
+        trainer = threading.Thread(target=lambda: trained.update(train_models(args, kinds)))
+        trainer.start()
+    print("OCR...", flush=True)
+    ocr = {}
+    for name, rows in sets.items():
+        ocr[name], timings[f"ocr {name}"] = run_ocr(rows, 1 if kinds else args.ocr_procs, args.ocr_cache)
+        print(f"  {name}: {timings[f'ocr {name}']}", flush=True)
+    if trainer is not None:
+        trainer.join()
+        if set(kinds) - set(trained):
+            raise RuntimeError("a recipe run failed: see the logs in " + args.output_root)
+        for kind in kinds:
+            timings[f"train {kind}"] = trained[kind]
+        timings["train cpu_seconds_all_runs"] = trained["cpu_seconds_all_runs"]
+    folders = {"pixels": args.pixel_model or trained["pixels"]["output_dir"],
+               "ocr": args.ocr_model or trained["ocr"]["output_dir"]}
+    models = {kind: load_model(folder) for kind, folder in folders.items()}
+    for kind, folder in folders.items():
+        timings.setdefault(f"train {kind}", {}).update(run_summary(folder))
+
+    torch.set_num_threads(1)
     results = {}
-    for set_name, rows in (("photographed", photos), ("rendered", rendered), ("validation", validation)):
-        truths_rows, lines = rows, ocr[set_name]
+    for set_name, rows in sets.items():
+        lines = ocr[set_name]
         ocr_seconds = timings[f"ocr {set_name}"]["cpu_seconds_per_image"]
         ocr_seconds = float("nan") if ocr_seconds is None else ocr_seconds  # all cached: not measured
         systems = {}
@@ -293,7 +301,7 @@ def main(argv=None):
         systems["(c) Resformer + OCR tokens"] = (predictions, 1 / (ocr_seconds + seconds / len(rows)))
         results[set_name] = {}
         for label, (predictions, rate) in systems.items():
-            metrics = score(predictions, truths_rows)
+            metrics = score(predictions, rows)
             metrics["images_per_second"] = rate
             if set_name == "photographed":
                 metrics["by_size"] = by_size(predictions, rows)
@@ -306,7 +314,7 @@ def main(argv=None):
     ]
     meta = run_meta(argv, run_sample, wall_seconds=time.perf_counter() - began, timings=timings,
                     ocr_value_recall_photographed=float(np.mean(digits_found)) if digits_found else None,
-                    settings=vars(args))
+                    models=folders, settings=vars(args))
     meta["foreign_cpu_share"] = foreign_cpu_share(run_sample, cpu_sample())
     write(args.name, meta, results, markdown(meta, results, args))
 
@@ -317,17 +325,24 @@ def markdown(meta, results, args) -> str:
     text += (
         f"Test rows: {args.test_size} photographed labels (test split: unseen (value, unit) pairs; backgrounds: "
         f"{'Grocery Store Dataset test photos' if args.grocery else 'catalog scenes'}) and {args.test_size} "
-        f"rendered labels (test split, 224 px). Training: {t['train rows']['rows']} rows "
-        f"({args.train_labels} photographed labels, every entity they show, + {args.rendered_train} rendered labels), "
-        f"simulated OCR for (c); (c) {t['train ocr']['steps']} steps ({t['train ocr']['seconds'] / 60:.0f} min), "
-        f"(a) {t['train pixels']['steps']} steps ({t['train pixels']['seconds'] / 60:.0f} min), batch 32, one "
-        f"thread each, both at once. The OCR found the answer's number on "
-        f"{meta['ocr_value_recall_photographed']:.3f} of the photographed rows with an answer (the ceiling of (b) "
-        f"and (c)). Whole run: {meta['wall_seconds'] / 60:.0f} min.\n\n"
+        f"rendered labels (test split, 224 px). Validation rows: {args.validation_size} photographed train-split "
+        f"labels of another seed, real OCR. The OCR found the answer's number on "
+        f"{meta['ocr_value_recall_photographed']:.3f} of the photographed test rows with an answer (the ceiling of "
+        f"(b) and (c)). Whole run: {meta['wall_seconds'] / 60:.0f} min.\n\n"
     )
+    for kind, label in (("ocr", "(c)"), ("pixels", "(a)")):
+        run = t[f"train {kind}"]
+        text += f"Model {label}: `{meta['models'][kind]}`"
+        if run.get("command"):
+            text += f", trained here in {run['seconds'] / 60:.0f} min by `{run['command']}`"
+        elif run.get("train_runtime"):
+            text += f", a recipe run whose training took {run['train_runtime'] / 60:.0f} min"
+        if run.get("steps") is not None:
+            text += f"; {run['steps']} steps, checkpoint chosen at validation F1 {run['best_validation_f1']:.3f}"
+            text += " (the recipe's own validation: simulated OCR)"
+        text += ".\n\n"
     titles = {"photographed": "Photographed labels (test split, real OCR)", "rendered": "Rendered labels (test split, "
-              "real OCR)", "validation": "Validation: photographed train-split labels of another seed, simulated OCR "
-              "(images/s: without the OCR)"}
+              "real OCR)", "validation": "Validation: photographed train-split labels of another seed, real OCR"}
     for set_name, systems in results.items():
         text += f"## {titles[set_name]}\n\n| system | F1 | precision | recall | exact match | sanity pass "
         text += "| images/s |\n|---|---|---|---|---|---|---|\n"
@@ -340,10 +355,11 @@ def markdown(meta, results, args) -> str:
         f"{label}: " + ", ".join(f"{k} {v['f1']:.3f} ({v['rows']})" for k, v in m["by_size"].items())
         for label, m in sizes.items()
     ) + ".\n\n"
+    seconds = {name: t[f"ocr {name}"]["cpu_seconds_per_image"] for name in ("photographed", "rendered", "validation")}
     text += (
-        "images/s: (a) the model alone; (b) and (c) include the OCR's CPU time per uncached image "
-        f"({t['ocr photographed']['cpu_seconds_per_image'] or float('nan'):.2f} s photographed, "
-        f"{t['ocr rendered']['cpu_seconds_per_image'] or float('nan'):.2f} s rendered, one thread), which dominates.\n"
+        "images/s: (a) the model alone; (b) and (c) include the OCR's CPU time per uncached image ("
+        + ", ".join(f"{s_:.2f} s {name}" if s_ else f"{name} cached: not measured" for name, s_ in seconds.items())
+        + ", one thread), which dominates.\n"
     )
     return text
 

@@ -478,8 +478,9 @@ class PricerTrainer(Trainer):
 
     def finish(self, eval_dataset=None, dataset_name: str | None = None, on_evaluation=None, test_dataset=None,
                test_metrics=None):
-        """End a recipe: the final evaluation of each split, the predicted-vs-true plot, the model card,
-        `push_to_hub` if `args.push_to_hub`, and the distributed process group torn down.
+        """End a recipe: the training summary (`train_results.json`, `trainer_state.json`), the final evaluation of
+        each split, the predicted-vs-true plot, the model card, `push_to_hub` if `args.push_to_hub`, and the
+        distributed process group torn down.
 
         Args:
             eval_dataset: the validation split, which chose the checkpoint (`load_best_model_at_end`, early
@@ -497,6 +498,10 @@ class PricerTrainer(Trainer):
         """
         outputs = {}
         self.final_results = []
+        trained = [entry for entry in self.state.log_history if "train_runtime" in entry]
+        if trained:  # as transformers' example scripts do: train_results.json and trainer_state.json
+            self.save_metrics("train", trained[-1])
+            self.save_state()
         for prefix, split, dataset, note in (
             ("eval", "validation", eval_dataset, "chose the checkpoint"),
             ("test", "test", test_dataset, "held out"),

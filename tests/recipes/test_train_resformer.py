@@ -119,6 +119,10 @@ def test_recipe_trains_the_ocr_model_on_photographed_labels(tmp_path):
         "--max_ocr_tokens", "16", "--ocr_hash_buckets", "64", "--rendered_size", "6", "--output_dir", str(tmp_path),
     ])
     assert trainer.state.global_step == 4
+    with open(tmp_path / "trainer_state.json") as handle:
+        assert json.load(handle)["global_step"] == 4
+    with open(tmp_path / "all_results.json") as handle:
+        assert json.load(handle)["train_runtime"] > 0
     # a row for every entity each photographed label shows, then the rendered labels; all with OCR lines
     ids = trainer.train_dataset["id"]
     assert len({i.rsplit("-", 1)[0] for i in ids if i.startswith("photo-")}) == 48
