@@ -188,7 +188,9 @@ def run_summary(output_dir: str) -> dict:
         if os.path.exists(path):
             with open(path) as handle:
                 state = json.load(handle)
-            out = {"steps": state["global_step"], "best_validation_f1": state.get("best_metric")}
+            best = state.get("best_model_checkpoint")
+            out = {"steps": state.get("max_steps") or state["global_step"], "best_validation_f1": state.get("best_metric"),
+                   "best_step": int(best.rsplit("-", 1)[-1]) if best else None}
             break
     results = os.path.join(output_dir, "all_results.json")
     if os.path.exists(results):
@@ -338,7 +340,8 @@ def markdown(meta, results, args) -> str:
         elif run.get("train_runtime"):
             text += f", a recipe run whose training took {run['train_runtime'] / 60:.0f} min"
         if run.get("steps") is not None:
-            text += f"; {run['steps']} steps, checkpoint chosen at validation F1 {run['best_validation_f1']:.3f}"
+            text += (f"; {run['steps']} steps, checkpoint of step {run['best_step']} chosen at validation F1 "
+                     f"{run['best_validation_f1']:.3f}")
             text += " (the recipe's own validation: simulated OCR)"
         text += ".\n\n"
     titles = {"photographed": "Photographed labels (test split, real OCR)", "rendered": "Rendered labels (test split, "
