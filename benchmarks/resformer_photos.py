@@ -102,9 +102,8 @@ def run_ocr(rows, procs: int, cache_dir: str | None) -> tuple[list, dict]:
     }
 
 
-def _rows(dataset, image_size: int | None = None) -> list[dict]:
-    """Plain dicts: `image` (RGB, resized to `image_size` for training), `image_bytes` as stored (for the OCR)
-    and `size` (the stored image's)."""
+def _rows(dataset) -> list[dict]:
+    """Plain dicts: `image` (RGB), `image_bytes` as stored (for the OCR) and `size`."""
     import io
 
     from datasets import Image as ImageFeature
@@ -114,10 +113,7 @@ def _rows(dataset, image_size: int | None = None) -> list[dict]:
     for row in dataset.cast_column("image", ImageFeature(decode=False)):
         blob = row.pop("image")["bytes"]
         image = Image.open(io.BytesIO(blob)).convert("RGB")
-        size = image.size
-        if image_size:
-            image = image.resize((image_size, image_size), Image.Resampling.BILINEAR)
-        out.append({**row, "image": image, "image_bytes": blob, "size": size})
+        out.append({**row, "image": image, "image_bytes": blob, "size": image.size})
     return out
 
 
@@ -152,19 +148,19 @@ def train_models(args, kinds: list[str]) -> dict:
     runs = {}
     for kind in kinds:
         output_dir = os.path.join(args.output_root, kind)
-        command = [sys.executable, RECIPE, *recipe_arguments(kind, args, output_dir)]
+        arguments = recipe_arguments(kind, args, output_dir)
         log = open(os.path.join(args.output_root, f"{kind}.log"), "w")
-        print(f"  training ({kind}): {' '.join(command[1:])}", flush=True)
-        runs[kind] = (subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT), time.perf_counter(),
-                      output_dir, log)
+        print(f"  training ({kind}): {' '.join(arguments)}", flush=True)
+        process = subprocess.Popen([sys.executable, RECIPE, *arguments], env=env, stdout=log, stderr=subprocess.STDOUT)
+        runs[kind] = (process, time.perf_counter(), output_dir, arguments, log)
     out = {}
-    for kind, (process, began, output_dir, log) in runs.items():
+    for kind, (process, began, output_dir, arguments, log) in runs.items():
         if process.wait() != 0:
             raise RuntimeError(f"the recipe run of model {kind} failed: see {log.name}")
         log.close()
-        arguments = [os.path.relpath(RECIPE), *recipe_arguments(kind, args, output_dir)]
+        command = " ".join([os.path.relpath(RECIPE), *arguments]).replace(CONFIGS, os.path.relpath(CONFIGS))
         out[kind] = {"output_dir": output_dir, "seconds": time.perf_counter() - began, "log": log.name,
-                     "command": "python " + " ".join(arguments).replace(CONFIGS, os.path.relpath(CONFIGS))}
+                     "command": "python " + command}
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     out["cpu_seconds_all_runs"] = children.ru_utime + children.ru_stime
     return out
@@ -177,21 +173,22 @@ def load_model(output_dir: str):
 
 def run_summary(output_dir: str) -> dict:
     """Steps, the validation F1 that chose the checkpoint and the training time of a finished recipe run."""
-    import glob
     import json
 
-    states = [os.path.join(output_dir, "trainer_state.json")] + sorted(
-        glob.glob(os.path.join(output_dir, "checkpoint-*", "trainer_state.json")),
-        key=lambda path: int(path.split("checkpoint-")[-1].split(os.sep)[0]), reverse=True)
+    from transformers.trainer_utils import get_last_checkpoint
+
+    # the run's own state (written by `PricerTrainer.finish`), else that of its last checkpoint
+    state_file = os.path.join(output_dir, "trainer_state.json")
+    last = get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
+    if not os.path.exists(state_file) and last:
+        state_file = os.path.join(last, "trainer_state.json")
     out = {}
-    for path in states:
-        if os.path.exists(path):
-            with open(path) as handle:
-                state = json.load(handle)
-            best = state.get("best_model_checkpoint")
-            out = {"steps": state.get("max_steps") or state["global_step"], "best_validation_f1": state.get("best_metric"),
-                   "best_step": int(best.rsplit("-", 1)[-1]) if best else None}
-            break
+    if os.path.exists(state_file):
+        with open(state_file) as handle:
+            state = json.load(handle)
+        best = state.get("best_model_checkpoint")
+        out = {"steps": state.get("max_steps") or state["global_step"], "best_validation_f1": state.get("best_metric"),
+               "best_step": int(best.rsplit("-", 1)[-1]) if best else None}
     results = os.path.join(output_dir, "all_results.json")
     if os.path.exists(results):
         with open(results) as handle:

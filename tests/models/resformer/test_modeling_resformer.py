@@ -299,6 +299,10 @@ def test_reading_order_embeddings_tell_identical_tokens_apart_and_round_trip(tmp
         torch.manual_seed(0)
         out = ResformerOcrEmbedding(tiny_config(**OCR_SIZES, ocr_position_embeddings=on))(ids, bbox, types)
         assert torch.allclose(out[0, 0], out[0, 1]) is not on
+    too_many = OCR_SIZES["max_ocr_tokens"] + 1
+    embedding = ResformerOcrEmbedding(tiny_config(**OCR_SIZES, ocr_position_embeddings=True))
+    with pytest.raises(ValueError, match="13 OCR tokens given, more than `max_ocr_tokens` \\(12\\)"):
+        embedding(ids[:, :1].repeat(1, too_many, 1), bbox[:, :1].repeat(1, too_many, 1), types[:, :1].repeat(1, too_many))
     model = tiny_model(0, **OCR_SIZES, ocr_position_embeddings=True).eval()
     model.save_pretrained(tmp_path)
     loaded = ResformerForConditionalGeneration.from_pretrained(tmp_path).eval()
